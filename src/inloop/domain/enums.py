@@ -1,0 +1,73 @@
+"""The vocabularies of the request lifecycle."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Kind(StrEnum):
+    """What sort of answer a request asks for."""
+
+    APPROVAL = "approval"
+    INPUT = "input"
+    CONFIRMATION = "confirmation"
+    CHOICE = "choice"
+    FORM = "form"
+    CHAT = "chat"
+
+
+class Priority(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    URGENT = "urgent"
+
+    @property
+    def order(self) -> int:
+        """Sort position: urgent first (0), low last (3)."""
+        return _PRIORITY_ORDER[self]
+
+
+_PRIORITY_ORDER = {Priority.URGENT: 0, Priority.HIGH: 1, Priority.MEDIUM: 2, Priority.LOW: 3}
+
+
+class Status(StrEnum):
+    PENDING = "pending"
+    ASSIGNED = "assigned"
+    RESOLVED = "resolved"
+    CANCELLED = "cancelled"
+    TRANSFERRED = "transferred"
+
+    @property
+    def is_open(self) -> bool:
+        return self in OPEN_STATUSES
+
+
+OPEN_STATUSES = frozenset({Status.PENDING, Status.ASSIGNED})
+
+
+class Resolution(StrEnum):
+    """How a closed request ended."""
+
+    RESPONDED = "responded"
+    AUTO_APPROVED = "auto_approved"
+    AUTO_REJECTED = "auto_rejected"
+    TIMED_OUT = "timed_out"
+    CANCELLED = "cancelled"
+    TRANSFERRED = "transferred"
+
+
+class EventType(StrEnum):
+    """Audit event types. Later features add theirs here."""
+
+    CREATED = "created"
+    RESPONDED = "responded"
+    CANCELLED = "cancelled"
+
+
+class Scope(StrEnum):
+    """What an API key may do."""
+
+    ADMIN = "admin"
+    AGENT = "agent"
+    RESPONDER = "responder"

@@ -1,0 +1,225 @@
+"""The request: one question from an agent to humans, and its audit events."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import Any
+
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from inloop.domain.durations import parse_duration
+from inloop.domain.enums import EventType, Kind, Priority, Resolution, Status
+from inloop.domain.errors import InvalidError
+from inloop.domain.specs import (
+    Assignee,
+    Display,
+    Duration,
+    Escalation,
+    Option,
+    escalation_actions,
+)
+
+DEFAULT_APPROVAL_OPTIONS = (Option(value="approve"), Option(value="reject"))
+_APPROVAL_WORDS = {"approve", "approved", "accept", "yes"}
+REJECTION_WORDS = frozenset({"reject", "rejected", "deny", "denied", "decline", "no"})
+
+
+class NewRequest(BaseModel):
+    """What an agent sends to ask a question. Unknown fields are refused.
+
+    Rules that span several fields raise InvalidError (with the field) while validating.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Kind | None = Field(
+        default=None,
+        description="Inferred when left out: form with a response_schema, approval when "
+        "the options include 'approve', choice with other options, otherwise input.",
+    )
+    prompt: str = Field(min_length=1, max_length=20_000)
+    title: str | None = Field(default=None, min_length=1, max_length=300)
+    description: str | None = Field(default=None, max_length=20_000)
+    options: list[Option] | None = Field(default=None, min_length=1, max_length=50)
+    response_schema: dict[str, Any] | None = None
+    context: Any = None
+    display: Display | None = None
+    priority: Priority = Priority.MEDIUM
+    assignee: Assignee | None = None
+    timeout: Duration | None = None
+    escalation: Escalation | None = None
+    conversation_id: str | None = Field(default=None, min_length=1, max_length=200)
+    user_id: str | None = Field(default=None, min_length=1, max_length=200)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    callback_url: AnyHttpUrl | None = None
+
+    @field_validator("options", mode="before")
+    @classmethod
+    def _options_from_strings(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return [{"value": v} if isinstance(v, str) else v for v in value]
+        return value
+
+    @model_validator(mode="after")
+    def _fits_kind(self) -> NewRequest:
+        if self.kind is None:
+            self.kind = _infer_kind(self)
+        kind = self.kind
+        if self.options is not None:
+            values = [o.value for o in self.options]
+            if len(set(values)) != len(values):
+                raise _invalid("options must have distinct values", "options")
+            if kind not in (Kind.APPROVAL, Kind.CHOICE):
+                raise _invalid(f"options go with kind approval or choice, not {kind.value}", "options")
+        elif kind == Kind.CHOICE:
+            raise _invalid("kind choice needs options", "options")
+        elif kind == Kind.APPROVAL:
+            self.options = list(DEFAULT_APPROVAL_OPTIONS)
+        if kind == Kind.FORM:
+            if self.response_schema is None:
+                raise _invalid("kind form needs a response_schema (a JSON Schema)", "response_schema")
+            check_schema(self.response_schema)
+        elif self.response_schema is not None:
+            raise _invalid(f"response_schema goes with kind form, not {kind.value}", "response_schema")
+        auto = escalation_actions(self.escalation) & {"auto_approve", "auto_reject"}
+        if auto and kind not in (Kind.APPROVAL, Kind.CONFIRMATION):
+            raise _invalid(
+                f"escalation {sorted(auto)[0]} needs kind approval or confirmation, "
+                f"not {kind.value}",
+                "escalation",
+            )
+        if self.escalation is not None and self.timeout is None:
+            raise _invalid("an escalation needs a timeout: it acts when the timeout passes", "timeout")
+        if self.title is None:
+            self.title = self.prompt.strip().splitlines()[0][:120] or self.prompt[:120]
+        return self
+
+    def fingerprint(self) -> str:
+        """A digest of the request as parsed, to tell a retried create from a different one."""
+        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()
+
+    def due_at(self, now: datetime) -> datetime | None:
+        return now + parse_duration(self.timeout) if self.timeout else None
+
+
+def _infer_kind(new: NewRequest) -> Kind:
+    if new.response_schema is not None:
+        return Kind.FORM
+    if new.options is not None:
+        values = {o.value.lower() for o in new.options}
+        return Kind.APPROVAL if values & _APPROVAL_WORDS else Kind.CHOICE
+    return Kind.INPUT
+
+
+def _invalid(message: str, field: str) -> InvalidError:
+    # Raised from validators on purpose: pydantic lets non-ValueErrors through, so the
+    # caller learns the field at fault rather than a location-less model error.
+    return InvalidError(message, field=field, code="invalid_request")
+
+
+def check_schema(schema: dict[str, Any]) -> None:
+    """Refuse a response_schema that is not a valid JSON Schema (draft 2020-12)."""
+    from jsonschema import Draft202012Validator, SchemaError  # noqa: PLC0415  (server-only dep)
+
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as exc:
+        where = "/".join(str(p) for p in exc.absolute_path)
+        raise _invalid(
+            f"response_schema is not a valid JSON Schema: {exc.message}"
+            + (f" (at {where})" if where else ""),
+            "response_schema",
+        ) from None
+
+
+class Request(BaseModel):
+    """A request as stored: what was asked, where it stands, how it ended."""
+
+    id: str
+    kind: Kind
+    status: Status
+    resolution: Resolution | None = None
+    title: str
+    prompt: str
+    description: str | None = None
+    options: list[Option] | None = None
+    response_schema: dict[str, Any] | None = None
+    context: Any = None
+    display: Display | None = None
+    priority: Priority
+    assignee: Any = None
+    timeout: str | None = None
+    escalation: Any = None
+    conversation_id: str | None = None
+    user_id: str | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    callback_url: str | None = None
+    idempotency_key: str | None = None
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+    due_at: datetime | None = None
+    resolved_at: datetime | None = None
+    resolved_by: str | None = None
+    response: Any = None
+    comment: str | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.status.is_open
+
+    @property
+    def is_rejection(self) -> bool:
+        """True when the request ended in a no: a rejected approval or a denied confirmation."""
+        if self.resolution == Resolution.AUTO_REJECTED:
+            return True
+        if self.resolution != Resolution.RESPONDED:
+            return False
+        if self.kind == Kind.CONFIRMATION:
+            return self.response is False
+        return (
+            self.kind == Kind.APPROVAL
+            and isinstance(self.response, str)
+            and self.response.lower() in REJECTION_WORDS
+        )
+
+
+def new_record(new: NewRequest, *, id: str, created_by: str, now: datetime,
+               idempotency_key: str | None) -> Request:
+    """The stored form of a freshly created request."""
+    assert new.kind is not None and new.title is not None  # set by NewRequest's validator
+    data = new.model_dump(exclude={"callback_url"})
+    return Request(
+        **data,
+        id=id,
+        status=Status.PENDING,
+        callback_url=str(new.callback_url) if new.callback_url else None,
+        idempotency_key=idempotency_key,
+        created_by=created_by,
+        created_at=now,
+        updated_at=now,
+        due_at=new.due_at(now),
+    )
+
+
+class Event(BaseModel):
+    """One append-only audit record: what changed, who did it, why, when."""
+
+    id: int
+    request_id: str
+    type: EventType
+    actor: str
+    reason: str | None = None
+    at: datetime
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class NewEvent(BaseModel):
+    request_id: str
+    type: EventType
+    actor: str
+    reason: str | None = None
+    at: datetime
+    data: dict[str, Any] = Field(default_factory=dict)
+

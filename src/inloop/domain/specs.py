@@ -1,0 +1,104 @@
+"""Shapes of the fields an agent sets on a request: options, assignee, escalation, display.
+
+Assignee and escalation are stored as given; these models check only their shape, so a
+typo is refused when the request is created rather than when a timer fires.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from inloop.domain.durations import parse_duration
+
+_REF = re.compile(r"(user|role|team):[A-Za-z0-9_.@+-]{1,100}")
+
+
+def _check_duration(value: str) -> str:
+    parse_duration(value)
+    return value
+
+
+def _check_ref(value: str) -> str:
+    if not _REF.fullmatch(value):
+        raise ValueError(
+            f"{value!r} is not an assignee: use user:<handle>, role:<name> or team:<name>"
+        )
+    return value
+
+
+Duration = Annotated[str, AfterValidator(_check_duration)]
+AssigneeRef = Annotated[str, AfterValidator(_check_ref)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Option(_Strict):
+    """One answer a human may pick. ``value`` is what the agent receives."""
+
+    value: str = Field(min_length=1, max_length=200)
+    label: str | None = Field(default=None, max_length=200)
+    description: str | None = Field(default=None, max_length=2000)
+
+
+class AssigneeStrategy(_Strict):
+    strategy: Literal["round_robin", "least_busy"]
+    pool: AssigneeRef | list[AssigneeRef] = Field(min_length=1)
+
+
+Assignee = AssigneeRef | Annotated[list[AssigneeRef], Field(min_length=1)] | AssigneeStrategy
+
+EscalationAction = Literal["auto_approve", "auto_reject", "escalate", "retry", "queue"]
+FinalAction = Literal["auto_approve", "auto_reject", "queue", "cancel"]
+
+
+class EscalationLevel(_Strict):
+    to: Assignee
+    timeout: Duration
+
+
+class EscalationPolicy(_Strict):
+    """What happens when a request times out: one action, or a chain of levels."""
+
+    action: EscalationAction
+    to: Assignee | None = None
+    timeout: Duration | None = None
+    levels: list[EscalationLevel] | None = Field(default=None, min_length=1)
+    final_action: FinalAction | None = None
+    max_retries: int | None = Field(default=None, ge=1, le=100)
+    remind_every: Duration | None = None
+
+    @model_validator(mode="after")
+    def _coherent(self) -> EscalationPolicy:
+        if self.to is not None and self.levels is not None:
+            raise ValueError("give either 'to' (one level) or 'levels' (a chain), not both")
+        if self.action == "escalate" and self.to is None and self.levels is None:
+            raise ValueError("action 'escalate' needs 'to' (an assignee) or 'levels'")
+        if self.action != "escalate" and (self.to is not None or self.levels is not None):
+            raise ValueError(f"'to' and 'levels' go with action 'escalate', not {self.action!r}")
+        if self.max_retries is not None and self.action != "retry":
+            raise ValueError("'max_retries' goes with action 'retry'")
+        return self
+
+    def actions(self) -> set[str]:
+        return {self.action, *([self.final_action] if self.final_action else [])}
+
+
+Escalation = EscalationAction | EscalationPolicy
+
+
+class Display(_Strict):
+    """Hints for how the desk lays out the context."""
+
+    layout: Literal["stacked", "side-by-side"] = "stacked"
+    highlight: list[str] = Field(default_factory=list, max_length=50)
+
+
+def escalation_actions(escalation: Any) -> set[str]:
+    if isinstance(escalation, EscalationPolicy):
+        return escalation.actions()
+    return {escalation} if isinstance(escalation, str) else set()
