@@ -190,6 +190,8 @@ def new_record(new: NewRequest, *, id: str, created_by: str, now: datetime,
     """The stored form of a freshly created request."""
     assert new.kind is not None and new.title is not None  # set by NewRequest's validator
     data = new.model_dump(exclude={"callback_url"})
+    # Assignee and escalation are stored as given: without the defaults of unset keys.
+    data.update(new.model_dump(include={"assignee", "escalation"}, exclude_none=True))
     return Request(
         **data,
         id=id,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
 from inloop.domain.durations import parse_duration
 
@@ -50,7 +50,20 @@ class AssigneeStrategy(_Strict):
     pool: AssigneeRef | list[AssigneeRef] = Field(min_length=1)
 
 
-Assignee = AssigneeRef | Annotated[list[AssigneeRef], Field(min_length=1)] | AssigneeStrategy
+def _shape(value: Any) -> str:
+    # Unions are told apart by the JSON type, so an error speaks of the intended shape
+    # rather than listing every alternative. Tags are capitalised: not field names.
+    if isinstance(value, dict | BaseModel):
+        return "Object"
+    return "List" if isinstance(value, list) else "Text"
+
+
+Assignee = Annotated[
+    Annotated[AssigneeRef, Tag("Text")]
+    | Annotated[list[AssigneeRef], Field(min_length=1), Tag("List")]
+    | Annotated[AssigneeStrategy, Tag("Object")],
+    Discriminator(_shape),
+]
 
 EscalationAction = Literal["auto_approve", "auto_reject", "escalate", "retry", "queue"]
 FinalAction = Literal["auto_approve", "auto_reject", "queue", "cancel"]
@@ -88,7 +101,10 @@ class EscalationPolicy(_Strict):
         return {self.action, *([self.final_action] if self.final_action else [])}
 
 
-Escalation = EscalationAction | EscalationPolicy
+Escalation = Annotated[
+    Annotated[EscalationAction, Tag("Text")] | Annotated[EscalationPolicy, Tag("Object")],
+    Discriminator(_shape),
+]
 
 
 class Display(_Strict):

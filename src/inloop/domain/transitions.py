@@ -52,7 +52,20 @@ def transition(current: Status, action: Action) -> Transition:
     rule = TRANSITIONS[action]
     if current not in rule.allowed_from:
         raise ConflictError(
-            f"cannot {action.value} a request that is {current.value}",
+            f"the request is {current.value}, so it cannot be {_PAST[action]}",
             code="request_closed" if not current.is_open else "invalid_transition",
         )
     return rule
+
+
+_PAST = {
+    Action.ASSIGN: "assigned",
+    Action.RELEASE: "released",
+    Action.ESCALATE: "escalated",
+    Action.RESPOND: "answered",
+    Action.AUTO_APPROVE: "approved automatically",
+    Action.AUTO_REJECT: "rejected automatically",
+    Action.TIME_OUT: "timed out",
+    Action.CANCEL: "cancelled",
+    Action.TRANSFER: "transferred",
+}

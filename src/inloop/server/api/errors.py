@@ -1,0 +1,85 @@
+"""Every error leaves the API as ``{"error": {"code", "message", "field"}}``, mapped here only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from inloop.domain.errors import (
+    AuthenticationError,
+    ConflictError,
+    DomainError,
+    InvalidError,
+    NotFoundError,
+    PermissionDeniedError,
+)
+
+STATUS = {
+    InvalidError: 422,
+    NotFoundError: 404,
+    ConflictError: 409,
+    AuthenticationError: 401,
+    PermissionDeniedError: 403,
+}
+
+
+def error_body(code: str, message: str, field: str | None = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "field": field}}
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(DomainError, _domain)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _validation)  # type: ignore[arg-type]
+    app.add_exception_handler(HTTPException, _http)  # type: ignore[arg-type]
+
+
+async def _domain(_: Request, exc: DomainError) -> JSONResponse:
+    status = next((s for cls, s in STATUS.items() if isinstance(exc, cls)), 400)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(error_body(exc.code, exc.message, exc.field), status, headers=headers)
+
+
+async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+    errors = list(exc.errors())
+    if any(e.get("type") == "json_invalid" for e in errors):
+        detail = next(e for e in errors if e.get("type") == "json_invalid").get("ctx", {})
+        return JSONResponse(
+            error_body("malformed_json", f"the body is not valid JSON: {detail.get('error', '')}"),
+            400,
+        )
+    if not errors:
+        return JSONResponse(error_body("validation_error", "invalid input"), 422)
+    # A value that fits no branch of a union gets one error per branch: report the one
+    # that got furthest into the value, which is the one that names the real mistake.
+    best = max(errors, key=lambda e: len(_path(e.get("loc", ()))))
+    field = ".".join(_path(best.get("loc", ()))) or None
+    message = str(best.get("msg", "invalid")).removeprefix("Value error, ")
+    return JSONResponse(
+        error_body("validation_error", f"{field}: {message}" if field else message, field), 422
+    )
+
+
+_TAGS = {"str", "int", "float", "bool", "dict", "list", "none", "json-or-python"}
+
+
+def _path(loc: Any) -> list[str]:
+    """("body", "escalation", "EscalationPolicy", "to") -> ["escalation", "to"]."""
+    parts = []
+    for part in loc:
+        text = str(part)
+        if text in ("body", "query", "path", "header") and not parts:
+            continue
+        if "[" in text or "(" in text or text[:1].isupper() or text in _TAGS:
+            continue  # a union branch's tag, not a field
+        parts.append(text)
+    return parts
+
+
+async def _http(_: Request, exc: HTTPException) -> JSONResponse:
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    message = "no such route" if exc.status_code == 404 else str(exc.detail)
+    return JSONResponse(error_body(code, message), exc.status_code, headers=exc.headers)

@@ -1,0 +1,119 @@
+"""``/v1/requests``: create, read, list, answer, cancel, wait, audit trail."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Header, Query
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from inloop.domain.enums import Kind, Priority, Status
+from inloop.domain.requests import Event, NewRequest, Request
+from inloop.server.api.deps import PrincipalDep, ServicesDep, json
+from inloop.server.store.requests import RequestFilter
+
+router = APIRouter(prefix="/v1/requests", tags=["requests"])
+
+
+class RequestPage(BaseModel):
+    items: list[Request]
+    next_cursor: str | None
+
+
+class EventList(BaseModel):
+    items: list[Event]
+
+
+class Answer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    response: Any = Field(description="The answer; its type depends on the request's kind.")
+    comment: str | None = None
+
+
+class Cancellation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str | None = None
+
+
+@router.post("", status_code=201, response_model=Request,
+             responses={409: {"description": "Idempotency-Key reused with another body"}})
+async def create_request(
+    new: NewRequest, services: ServicesDep, principal: PrincipalDep,
+    idempotency_key: Annotated[str | None, Header()] = None,
+) -> Response:
+    request, created = await services.requests.create(
+        principal, new, idempotency_key=idempotency_key
+    )
+    if created:
+        return json(request, 201)
+    return json(request, 201, **{"Idempotent-Replayed": "true"})
+
+
+@router.get("", response_model=RequestPage)
+async def list_requests(
+    services: ServicesDep, principal: PrincipalDep,
+    status: Annotated[list[Status] | None, Query()] = None,
+    kind: Annotated[list[Kind] | None, Query()] = None,
+    priority: Annotated[list[Priority] | None, Query()] = None,
+    assignee: str | None = None,
+    conversation_id: str | None = None,
+    user_id: str | None = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: str | None = None,
+) -> Response:
+    where = RequestFilter(
+        status=status or (), kind=kind or (), priority=priority or (), assignee=assignee,
+        conversation_id=conversation_id, user_id=user_id, created_after=created_after,
+        created_before=created_before, q=q,
+    )
+    found, next_cursor = await services.requests.list(principal, where, limit=limit, cursor=cursor)
+    return json(RequestPage(items=found, next_cursor=next_cursor))
+
+
+@router.get("/{request_id}", response_model=Request)
+async def get_request(request_id: str, services: ServicesDep, principal: PrincipalDep) -> Response:
+    return json(await services.requests.get(principal, request_id))
+
+
+@router.post("/{request_id}/respond", response_model=Request,
+             responses={409: {"description": "The request is no longer open"},
+                        422: {"description": "The answer does not fit the request"}})
+async def respond(
+    request_id: str, answer: Answer, services: ServicesDep, principal: PrincipalDep
+) -> Response:
+    return json(await services.requests.respond(
+        principal, request_id, answer.response, comment=answer.comment
+    ))
+
+
+@router.post("/{request_id}/cancel", response_model=Request)
+async def cancel(
+    request_id: str, services: ServicesDep, principal: PrincipalDep,
+    body: Annotated[Cancellation | None, Body()] = None,
+) -> Response:
+    reason = body.reason if body else None
+    return json(await services.requests.cancel(principal, request_id, reason=reason))
+
+
+@router.get("/{request_id}/wait", response_model=Request)
+async def wait(
+    request_id: str, services: ServicesDep, principal: PrincipalDep,
+    timeout: Annotated[float, Query(ge=0, le=600)] = 30.0,
+) -> Response:
+    """Long-poll: answers the moment the request closes, or when ``timeout`` seconds pass."""
+    return json(await services.requests.wait(principal, request_id, timeout))
+
+
+@router.get("/{request_id}/events", response_model=EventList)
+async def request_events(
+    request_id: str, services: ServicesDep, principal: PrincipalDep
+) -> Response:
+    return json(EventList(items=await services.requests.events(principal, request_id)))
+

@@ -1,0 +1,48 @@
+"""The ASGI application."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import Response
+
+from inloop._version import __version__
+from inloop.server.api import errors, events, identity, requests
+from inloop.server.api.deps import ServicesDep, json
+from inloop.server.config import Settings
+from inloop.server.services import Services, build_services
+from inloop.server.services.clock import Clock
+
+
+def create_app(
+    settings: Settings, *, clock: Clock | None = None, services: Services | None = None
+) -> FastAPI:
+    """Build the app. The database must be migrated already (``inloop serve`` does it)."""
+    services = services or build_services(settings, clock=clock)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            services.close()
+
+    app = FastAPI(
+        title="Inloop",
+        version=__version__,
+        summary="Human-in-the-loop server for AI agents",
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    errors.install(app)
+    app.include_router(requests.router)
+    app.include_router(events.router)
+    app.include_router(identity.router)
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz(services: ServicesDep) -> Response:
+        return json({"status": "ok", "version": __version__, "database": services.db.dialect})
+
+    return app

@@ -1,0 +1,56 @@
+"""Server settings, read from the command line and the environment."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    host: str = "127.0.0.1"
+    port: int = 8000
+    admin_token: str | None = None
+    # FULL survives power loss as well as a killed process; NORMAL survives a killed
+    # process only, and commits faster. See docs/operations.md.
+    sqlite_synchronous: str = "FULL"
+
+    @classmethod
+    def from_env(
+        cls, *, database_url: str | None = None, host: str | None = None, port: int | None = None
+    ) -> Settings:
+        env = os.environ
+        return cls(
+            database_url=normalize_database_url(database_url or env.get("INLOOP_DATABASE_URL")),
+            host=host or env.get("INLOOP_HOST", "127.0.0.1"),
+            port=port or int(env.get("INLOOP_PORT", "8000")),
+            admin_token=env.get("INLOOP_ADMIN_TOKEN") or None,
+            sqlite_synchronous=env.get("INLOOP_SQLITE_SYNCHRONOUS", "FULL").upper(),
+        )
+
+    @property
+    def public_url(self) -> str:
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host  # noqa: S104
+        return f"http://{host}:{self.port}"
+
+    @property
+    def safe_database_url(self) -> str:
+        return make_url(self.database_url).render_as_string(hide_password=True)
+
+
+def normalize_database_url(url: str | None) -> str:
+    """Map the URLs people write to SQLAlchemy's drivers; default to .inloop/inloop.db."""
+    if not url:
+        path = Path.cwd() / ".inloop" / "inloop.db"
+        return f"sqlite+pysqlite:///{path}"
+    if url.startswith(("postgresql://", "postgres://")):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    if url.startswith("sqlite://"):
+        return "sqlite+pysqlite://" + url.split("://", 1)[1]
+    if url.startswith(("postgresql+psycopg://", "sqlite+pysqlite://")):
+        return url
+    raise ValueError(f"unsupported database URL {url!r}: use sqlite:///<path> or postgresql://...")

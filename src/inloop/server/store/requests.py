@@ -1,0 +1,191 @@
+"""SQL for requests and their events. Plain functions over a connection or transaction."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, Row, and_, or_, select, tuple_, update
+from sqlalchemy.exc import IntegrityError
+
+from inloop.domain.enums import EventType, Kind, Priority, Status
+from inloop.domain.errors import InvalidError
+from inloop.domain.requests import Event, Request
+from inloop.server.store.schema import events, requests
+
+
+@dataclass(frozen=True)
+class RequestFilter:
+    status: Sequence[Status] = ()
+    kind: Sequence[Kind] = ()
+    priority: Sequence[Priority] = ()
+    assignee: str | None = None
+    conversation_id: str | None = None
+    user_id: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    q: str | None = None
+
+
+def to_request(row: Row[Any]) -> Request:
+    return Request.model_validate(row._mapping)
+
+
+def insert_request(conn: Connection, record: Request, fingerprint: str | None) -> bool:
+    """Insert; False when a concurrent transaction stored the same idempotency key first."""
+    statement = requests.insert().values(
+        **record.model_dump(),
+        priority_order=record.priority.order,
+        assignee_text=_assignee_text(record.assignee),
+        idempotency_hash=fingerprint,
+    )
+    if record.idempotency_key is None:
+        conn.execute(statement)
+        return True
+    try:
+        with conn.begin_nested():
+            conn.execute(statement)
+    except IntegrityError:
+        return False
+    return True
+
+
+def _assignee_text(assignee: Any) -> str | None:
+    if assignee is None:
+        return None
+    refs = [assignee] if isinstance(assignee, str) else assignee
+    if isinstance(refs, dict):
+        pool = refs.get("pool", [])
+        refs = [pool] if isinstance(pool, str) else pool
+    return " " + " ".join(refs) + " "
+
+
+def get_request(conn: Connection, request_id: str) -> Request | None:
+    row = conn.execute(select(requests).where(requests.c.id == request_id)).first()
+    return to_request(row) if row else None
+
+
+def get_requests(conn: Connection, ids: Iterable[str]) -> dict[str, Request]:
+    rows = conn.execute(select(requests).where(requests.c.id.in_(set(ids))))
+    return {row.id: to_request(row) for row in rows}
+
+
+def find_by_idempotency_key(
+    conn: Connection, created_by: str, key: str
+) -> tuple[Request, str | None] | None:
+    row = conn.execute(
+        select(requests).where(
+            requests.c.created_by == created_by, requests.c.idempotency_key == key
+        )
+    ).first()
+    return (to_request(row), row.idempotency_hash) if row else None
+
+
+def update_if_status(
+    conn: Connection, request_id: str, allowed_from: Iterable[Status], values: dict[str, Any]
+) -> Request | None:
+    """Apply ``values`` only while the status is one of ``allowed_from``; None if it was not."""
+    row = conn.execute(
+        update(requests)
+        .where(requests.c.id == request_id, requests.c.status.in_(list(allowed_from)))
+        .values(**values)
+        .returning(*requests.c)
+    ).first()
+    return to_request(row) if row else None
+
+
+def list_requests(
+    conn: Connection, where: RequestFilter, *, limit: int, cursor: str | None
+) -> tuple[list[Request], str | None]:
+    """One page, ordered by priority (urgent first) then age, and the cursor of the next."""
+    order = (requests.c.priority_order, requests.c.created_at, requests.c.id)
+    query = select(requests).where(*_conditions(where))
+    if cursor:
+        query = query.where(tuple_(*order) > tuple_(*decode_cursor(cursor)))
+    rows = conn.execute(query.order_by(*order).limit(limit + 1)).all()
+    items = [to_request(r) for r in rows[:limit]]
+    if len(rows) <= limit:
+        return items, None
+    last = rows[limit - 1]
+    return items, encode_cursor(last.priority_order, last.created_at, last.id)
+
+
+def _conditions(where: RequestFilter) -> list[Any]:
+    c = requests.c
+    conditions: list[Any] = []
+    if where.status:
+        conditions.append(c.status.in_(list(where.status)))
+    if where.kind:
+        conditions.append(c.kind.in_(list(where.kind)))
+    if where.priority:
+        conditions.append(c.priority.in_(list(where.priority)))
+    if where.assignee:
+        conditions.append(c.assignee_text.contains(f" {where.assignee} ", autoescape=True))
+    if where.conversation_id:
+        conditions.append(c.conversation_id == where.conversation_id)
+    if where.user_id:
+        conditions.append(c.user_id == where.user_id)
+    if where.created_after:
+        conditions.append(c.created_at > where.created_after)
+    if where.created_before:
+        conditions.append(c.created_at < where.created_before)
+    if where.q:
+        pattern = f"%{_escape_like(where.q)}%"
+        conditions.append(
+            or_(c.title.ilike(pattern, escape="\\"), c.prompt.ilike(pattern, escape="\\"))
+        )
+    return conditions
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def encode_cursor(priority_order: int, created_at: datetime, request_id: str) -> str:
+    raw = orjson.dumps([priority_order, created_at.isoformat(), request_id])
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[int, datetime, str]:
+    try:
+        order, created_at, request_id = orjson.loads(
+            base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        )
+        return int(order), datetime.fromisoformat(created_at), str(request_id)
+    except (ValueError, TypeError) as exc:
+        raise InvalidError(
+            "cursor is not one this server gave out: pass next_cursor from the previous page",
+            field="cursor",
+            code="invalid_cursor",
+        ) from exc
+
+
+def list_events(
+    conn: Connection,
+    *,
+    request_id: str | None = None,
+    after_id: int = 0,
+    types: Sequence[EventType] = (),
+    conversation_id: str | None = None,
+    limit: int = 1000,
+) -> list[Event]:
+    query = select(events).where(events.c.id > after_id)
+    if request_id is not None:
+        query = query.where(events.c.request_id == request_id)
+    if types:
+        query = query.where(events.c.type.in_(list(types)))
+    if conversation_id is not None:
+        query = query.join(requests, requests.c.id == events.c.request_id).where(
+            and_(requests.c.conversation_id == conversation_id)
+        )
+    rows = conn.execute(query.order_by(events.c.id).limit(limit))
+    return [Event.model_validate(row._mapping) for row in rows]
+
+
+def get_events(conn: Connection, ids: Sequence[int]) -> list[Event]:
+    rows = conn.execute(select(events).where(events.c.id.in_(list(ids))).order_by(events.c.id))
+    return [Event.model_validate(row._mapping) for row in rows]

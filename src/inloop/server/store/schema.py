@@ -1,0 +1,168 @@
+"""The tables. Alembic migrations in ``migrations/`` create them; a test checks they agree."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.types import DateTime, TypeDecorator
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timestamps go in as UTC and come out timezone-aware, on SQLite as on PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored: pass an aware UTC time")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+Json = JSON().with_variant(JSONB(), "postgresql")
+EventId = BigInteger().with_variant(Integer(), "sqlite")  # INTEGER PRIMARY KEY is the rowid
+
+requests = Table(
+    "requests",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("kind", String(20), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("resolution", String(20)),
+    Column("title", String(300), nullable=False),
+    Column("prompt", Text, nullable=False),
+    Column("description", Text),
+    Column("options", Json),
+    Column("response_schema", Json),
+    Column("context", Json),
+    Column("display", Json),
+    Column("priority", String(10), nullable=False),
+    Column("priority_order", Integer, nullable=False),
+    Column("assignee", Json),
+    Column("assignee_text", Text),  # " user:a role:b ": what the assignee filter matches
+    Column("timeout", String(40)),
+    Column("escalation", Json),
+    Column("conversation_id", String(200)),
+    Column("user_id", String(200)),
+    Column("metadata", Json, nullable=False),
+    Column("callback_url", Text),
+    Column("idempotency_key", String(255)),
+    Column("idempotency_hash", String(64)),
+    Column("created_by", String(200), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("due_at", UTCDateTime),
+    Column("resolved_at", UTCDateTime),
+    Column("resolved_by", String(200)),
+    Column("response", Json),
+    Column("comment", Text),
+    UniqueConstraint("created_by", "idempotency_key"),
+    Index(None, "status", "priority_order", "created_at", "id"),
+    Index(None, "priority_order", "created_at", "id"),
+    Index(None, "conversation_id"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", EventId, primary_key=True, autoincrement=True),
+    Column("request_id", String(40), ForeignKey("requests.id"), nullable=False),
+    Column("type", String(40), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("reason", Text),
+    Column("at", UTCDateTime, nullable=False),
+    Column("data", Json, nullable=False),
+    Index(None, "request_id", "id"),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("handle", String(100), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("email", String(320)),
+    Column("disabled", Boolean, nullable=False, default=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+user_roles = Table(
+    "user_roles",
+    metadata,
+    Column("user_id", String(40), ForeignKey("users.id"), primary_key=True),
+    Column("role", String(100), primary_key=True),
+    Index(None, "role"),
+)
+
+teams = Table(
+    "teams",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("description", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+team_members = Table(
+    "team_members",
+    metadata,
+    Column("team_id", String(40), ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", String(40), ForeignKey("users.id"), primary_key=True),
+    Index(None, "user_id"),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("secret_hash", String(64), nullable=False),
+    Column("scopes", Json, nullable=False),
+    Column("user_id", String(40), ForeignKey("users.id")),
+    Column("created_by", String(200), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_used_at", UTCDateTime),
+    Column("revoked_at", UTCDateTime),
+)
+
+# Small facts about the installation itself, such as "the bootstrap key was made".
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", String(100), primary_key=True),
+    Column("value", Text, nullable=False),
+)

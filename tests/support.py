@@ -1,0 +1,109 @@
+"""Test helpers shared by the suites: a fake clock and throwaway databases."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+import pytest
+
+PG_ADMIN_URL = os.environ.get("INLOOP_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+ADMIN_TOKEN = "test-admin-token"
+
+
+class FakeClock:
+    """A clock that moves only when a test moves it."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.current = start or datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, **delta: float) -> None:
+        self.current += timedelta(**delta)
+
+
+def postgres_available() -> str | None:
+    """None when PostgreSQL answers; otherwise the reason it does not."""
+    try:
+        with psycopg.connect(PG_ADMIN_URL, connect_timeout=3):
+            return None
+    except psycopg.Error as exc:
+        return f"PostgreSQL at {PG_ADMIN_URL} is not reachable ({exc.__class__.__name__})"
+
+
+def require_postgres() -> None:
+    reason = postgres_available()
+    if reason is None:
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason}; under CI=true the PostgreSQL tests must run")
+    pytest.skip(reason)
+
+
+def _pg_url(database: str) -> str:
+    base = PG_ADMIN_URL.rsplit("/", 1)[0]
+    return f"{base}/{database}".replace("postgresql://", "postgresql+psycopg://", 1)
+
+
+def _admin(sql: str) -> None:
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(sql)  # type: ignore[arg-type]
+
+
+class Databases:
+    """Migrated template databases, copied for each test (much faster than migrating)."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self._sqlite_template: Path | None = None
+        self._pg_template: str | None = None
+
+    def sqlite(self, path: Path) -> str:
+        from inloop.server.store.migrations import upgrade
+
+        if self._sqlite_template is None:
+            template = self.workdir / "template.db"
+            upgrade(f"sqlite+pysqlite:///{template}")
+            self._sqlite_template = template
+        shutil.copy(self._sqlite_template, path)
+        return f"sqlite+pysqlite:///{path}"
+
+    @contextmanager
+    def postgres(self) -> Iterator[str]:
+        from inloop.server.store.migrations import upgrade
+
+        require_postgres()
+        if self._pg_template is None:
+            name = f"inloop_template_{secrets.token_hex(4)}"
+            _admin(f"CREATE DATABASE {name}")
+            upgrade(_pg_url(name))
+            self._pg_template = name
+        database = f"inloop_test_{secrets.token_hex(6)}"
+        _admin(f"CREATE DATABASE {database} TEMPLATE {self._pg_template}")
+        try:
+            yield _pg_url(database)
+        finally:
+            _admin(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+
+    def close(self) -> None:
+        if self._pg_template is not None:
+            _admin(f"DROP DATABASE IF EXISTS {self._pg_template} WITH (FORCE)")
+
+    @contextmanager
+    def fresh_postgres(self) -> Iterator[str]:
+        """An empty PostgreSQL database (for migration tests)."""
+        require_postgres()
+        database = f"inloop_empty_{secrets.token_hex(6)}"
+        _admin(f"CREATE DATABASE {database}")
+        try:
+            yield _pg_url(database)
+        finally:
+            _admin(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
