@@ -1,0 +1,87 @@
+"""The event feed behind GET /v1/events: live, filtered, resumable, catching up when slow."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+from inloop.domain import EventType, NewRequest, Scope
+from inloop.domain.identity import Principal
+from inloop.domain.requests import Event, Request
+from inloop.server.services import Services
+from inloop.server.services.feed import FeedFilter, event_feed
+
+ADMIN = Principal(actor="tester", scopes=frozenset({Scope.ADMIN}))
+
+
+async def take(feed: AsyncIterator[tuple[Event, Request]], n: int) -> list[tuple[Event, Request]]:
+    return [await asyncio.wait_for(anext(feed), 10) for _ in range(n)]
+
+
+async def ask(services: Services, prompt: str, **fields: object) -> Request:
+    request, _ = await services.requests.create(ADMIN, NewRequest(prompt=prompt, **fields))  # type: ignore[arg-type]
+    return request
+
+
+async def test_live_events_arrive_in_order_with_the_request(services: Services) -> None:
+    """A subscriber sees created then responded, each with the request as it became."""
+    feed = event_feed(services.db, services.hub, ADMIN, FeedFilter(), None)
+    first = asyncio.ensure_future(anext(feed))
+    await asyncio.sleep(0)
+    request = await ask(services, "Ok?", kind="confirmation")
+    await services.requests.respond(ADMIN, request.id, True)
+    got = [await asyncio.wait_for(first, 10), *await take(feed, 1)]
+    assert [(e.type, r.status) for e, r in got] == [(EventType.CREATED, "pending"), (EventType.RESPONDED, "resolved")]
+    await feed.aclose()  # type: ignore[attr-defined]
+
+
+async def test_resume_replays_what_was_missed_then_goes_live(services: Services) -> None:
+    """With a last event id, the feed replays later events from the database, then live ones."""
+    a = await ask(services, "a", kind="input")
+    b = await ask(services, "b", kind="input")
+    trail = await services.requests.events(ADMIN, a.id)
+    feed = event_feed(services.db, services.hub, ADMIN, FeedFilter(), trail[-1].id)
+    replayed = await take(feed, 1)
+    assert replayed[0][0].request_id == b.id
+    later = asyncio.ensure_future(anext(feed))
+    await asyncio.sleep(0)
+    await services.requests.cancel(ADMIN, a.id, reason="done")
+    event, request = await asyncio.wait_for(later, 10)
+    assert (event.type, request.id) == (EventType.CANCELLED, a.id)
+    await feed.aclose()  # type: ignore[attr-defined]
+
+
+async def test_filters_by_request_type_and_conversation(services: Services) -> None:
+    """Only events matching every filter are delivered."""
+    feed = event_feed(services.db, services.hub, ADMIN,
+                      FeedFilter(types=[EventType.RESPONDED], conversation_id="c9"), None)
+    nxt = asyncio.ensure_future(anext(feed))
+    await asyncio.sleep(0)
+    other = await ask(services, "other", kind="input", conversation_id="c1")
+    mine = await ask(services, "mine", kind="input", conversation_id="c9")
+    await services.requests.respond(ADMIN, other.id, "x")
+    await services.requests.respond(ADMIN, mine.id, "y")
+    event, _ = await asyncio.wait_for(nxt, 10)
+    assert (event.type, event.request_id) == (EventType.RESPONDED, mine.id)
+    await feed.aclose()  # type: ignore[attr-defined]
+
+
+async def test_a_slow_subscriber_catches_up_from_the_database(services: Services) -> None:
+    """When the hub's buffer overflows, the feed re-reads the database: nothing is lost."""
+    services.hub._stream_buffer = 2
+    feed = event_feed(services.db, services.hub, ADMIN, FeedFilter(), 0)
+    created = [await ask(services, f"r{i}", kind="input") for i in range(6)]
+    got = await take(feed, 6)
+    assert [r.id for _, r in got] == [c.id for c in created]
+    assert len({e.id for e, _ in got}) == 6
+    await feed.aclose()  # type: ignore[attr-defined]
+
+
+async def test_the_feed_needs_a_scope(services: Services) -> None:
+    """A principal with no scopes is refused before any streaming starts."""
+    import pytest
+
+    from inloop.domain.errors import PermissionDeniedError
+
+    with pytest.raises(PermissionDeniedError):
+        event_feed(services.db, services.hub, Principal(actor="x", scopes=frozenset()), FeedFilter(), None)
