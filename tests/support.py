@@ -5,11 +5,17 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import psycopg
 import pytest
 
@@ -107,3 +113,60 @@ class Databases:
             yield _pg_url(database)
         finally:
             _admin(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+
+
+class ServerProcess:
+    """``inloop serve`` in a subprocess on a free port, for end-to-end tests."""
+
+    def __init__(self, database_url: str, workdir: Path, *, token: str = ADMIN_TOKEN) -> None:
+        self.database_url = database_url
+        self.workdir = workdir
+        self.token = token
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log = workdir / f"server-{self.port}.log"
+
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "INLOOP_URL": self.url, "INLOOP_TOKEN": self.token}
+
+    def start(self) -> ServerProcess:
+        env = {**self.env(), "INLOOP_ADMIN_TOKEN": self.token}
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "inloop", "serve", "--port", str(self.port), "--db", self.database_url],
+                cwd=self.workdir, env=env, stdout=log, stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited: {self.log.read_text()}")
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                time.sleep(0.05)  # readiness poll: waits on the server's socket, not on time
+        raise RuntimeError(f"server did not become ready: {self.log.read_text()}")
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown hooks, no flushing; what was committed must survive."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {self.token}"}, timeout=30)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

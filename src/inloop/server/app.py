@@ -14,6 +14,7 @@ from inloop.server.api.deps import ServicesDep, json
 from inloop.server.config import Settings
 from inloop.server.services import Services, build_services
 from inloop.server.services.clock import Clock
+from inloop.server.services.relay import PgRelay
 
 
 def create_app(
@@ -24,9 +25,14 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        relay = PgRelay(services.db, services.hub) if services.db.dialect == "postgresql" else None
+        if relay is not None:
+            await relay.start()
         try:
             yield
         finally:
+            if relay is not None:
+                await relay.stop()
             services.close()
 
     app = FastAPI(

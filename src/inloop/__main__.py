@@ -1,0 +1,3 @@
+from inloop.cli import main
+
+main()

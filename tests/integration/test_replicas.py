@@ -1,0 +1,46 @@
+"""Two replicas on one PostgreSQL: an answer committed on one wakes a waiter on the other."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from inloop.domain import NewRequest, Scope
+from inloop.domain.identity import Principal
+from inloop.server.config import Settings
+from inloop.server.services import build_services
+from inloop.server.services.feed import FeedFilter, event_feed
+from inloop.server.services.relay import PgRelay
+from tests.support import Databases, FakeClock
+
+ADMIN = Principal(actor="tester", scopes=frozenset({Scope.ADMIN}))
+
+
+@pytest.mark.postgres
+async def test_waiter_on_one_replica_wakes_on_an_answer_from_another(databases: Databases) -> None:
+    """The long-poll on replica A returns the answer committed on B, long before its timeout."""
+    with databases.postgres() as url:
+        a = build_services(Settings(database_url=url), clock=FakeClock())
+        b = build_services(Settings(database_url=url), clock=FakeClock())
+        relay = PgRelay(a.db, a.hub)
+        await relay.start()
+        try:
+            feed = event_feed(a.db, a.hub, ADMIN, FeedFilter(), None)
+            first_event = asyncio.ensure_future(anext(feed))
+            await asyncio.sleep(0)
+            request, _ = await b.requests.create(ADMIN, NewRequest(prompt="Ok?", kind="confirmation"))
+            waiting = asyncio.create_task(a.requests.wait(ADMIN, request.id, timeout=60))
+            await asyncio.sleep(0)
+            await b.requests.respond(ADMIN, request.id, True)
+            answered = await asyncio.wait_for(waiting, 10)
+            assert answered.status == "resolved" and answered.response is True
+            seen = [await asyncio.wait_for(first_event, 10), await asyncio.wait_for(anext(feed), 10)]
+            assert [(e.type, e.request_id) for e, _ in seen] == [
+                ("created", request.id), ("responded", request.id)
+            ]
+            await feed.aclose()  # type: ignore[attr-defined]
+        finally:
+            await relay.stop()
+            a.close()
+            b.close()
