@@ -1,0 +1,138 @@
+"""``inloop requests``: list, inspect, answer and cancel requests."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from inloop.cli._context import ExitCode, as_text, connect, done, echo_json, fail, parse_json
+from inloop.cli._context import stderr as err
+from inloop.cli._context import stdout as out
+from inloop.models import Event, Kind, Priority, Request, Status
+
+app = typer.Typer(help="List, inspect, answer and cancel requests.", no_args_is_help=True)
+
+_YES = {"yes", "y", "true"}
+_NO = {"no", "n", "false"}
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+@app.command("ls")
+def list_requests(
+    ctx: typer.Context,
+    status: Annotated[list[Status] | None, typer.Option(help="Repeatable.")] = None,
+    kind: Annotated[list[Kind] | None, typer.Option(help="Repeatable.")] = None,
+    priority: Annotated[list[Priority] | None, typer.Option(help="Repeatable.")] = None,
+    assignee: Annotated[str | None, typer.Option(help="e.g. role:ops")] = None,
+    q: Annotated[str | None, typer.Option("--q", help="Text in the title or prompt.")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, max=500, help="At most 500.")] = None,
+    cursor: Annotated[str | None, typer.Option(help="Where the last page ended.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """List requests, urgent first, then oldest first."""
+    with connect(ctx) as client:
+        page = client.list(
+            status=status, kind=kind, priority=priority, assignee=assignee, q=q, limit=limit,
+            cursor=cursor,
+        )  # fmt: skip
+    if as_json:
+        echo_json({"items": page.items, "next_cursor": page.next_cursor})
+        return
+    table = Table("ID", "Kind", "Status", "Priority", "Assignee", "Title", "Created")
+    for column in (table.columns[0], table.columns[-1]):
+        column.no_wrap = True
+    for r in page.items:
+        assigned = escape(as_text(r.assignee)) if r.assignee else ""
+        created = f"{r.created_at:%Y-%m-%d %H:%M}"
+        table.add_row(r.id, r.kind, r.status, r.priority, assigned, escape(r.title), created)
+    out().print(table)
+    if page.next_cursor:
+        err().print(f"More requests: --cursor {page.next_cursor}", highlight=False)
+
+
+@app.command("show")
+def show(
+    ctx: typer.Context,
+    id: Annotated[str, typer.Argument(help="The request id.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Show a request in full, with its audit events."""
+    with connect(ctx) as client:
+        request = client.get(id)
+        events = client.events(id)
+    if as_json:
+        echo_json({"request": request, "events": events})
+        return
+    _print_request(request)
+    _print_events(events)
+
+
+def _print_request(r: Request) -> None:
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column()
+    rows: list[tuple[str, Any]] = [
+        ("id", r.id), ("kind", r.kind), ("status", r.status), ("resolution", r.resolution),
+        ("priority", r.priority), ("title", r.title), ("prompt", r.prompt),
+        ("description", r.description),
+        ("options", ", ".join(o.value for o in r.options) if r.options else None),
+        ("assignee", r.assignee), ("context", r.context), ("created", r.created_at),
+        ("created by", r.created_by), ("due", r.due_at), ("response", r.response),
+        ("comment", r.comment), ("resolved by", r.resolved_by), ("resolved", r.resolved_at),
+    ]  # fmt: skip
+    for name, value in rows:
+        if value is not None:
+            shown = json.dumps(value, indent=2) if isinstance(value, dict | list) else str(value)
+            grid.add_row(name, escape(shown))
+    out().print(grid)
+
+
+def _print_events(events: list[Event]) -> None:
+    table = Table("#", "Type", "Actor", "Reason", "At", title="Events", title_justify="left")
+    for e in events:
+        table.add_row(
+            str(e.id), e.type, escape(e.actor), escape(e.reason or ""), f"{e.at:%Y-%m-%d %H:%M:%S}"
+        )
+    out().print(table)
+
+
+@app.command("respond")
+def respond(
+    ctx: typer.Context,
+    id: Annotated[str, typer.Argument(help="The request id.")],
+    value: Annotated[str, typer.Argument(help="The answer: an option, yes/no, text, or JSON.")],
+    comment: Annotated[str | None, typer.Option(help="A note for the agent.")] = None,
+    json_value: Annotated[bool, typer.Option("--json-value", help="VALUE is JSON.")] = False,
+) -> None:
+    """Answer a request."""
+    with connect(ctx) as client:
+        response = parse_json(value, "VALUE") if json_value else _coerce(client.get(id), value)
+        request = client.respond(id, response, comment=comment)
+    done(f"Answered {request.id}: {as_text(request.response)}")
+
+
+def _coerce(request: Request, value: str) -> Any:
+    """Read VALUE as the request's kind expects: a bool for confirmation, JSON for form."""
+    if request.kind == Kind.CONFIRMATION:
+        if value.lower() in _YES | _NO:
+            return value.lower() in _YES
+        fail(f"{request.id} is a confirmation: answer yes or no, not {value!r}", ExitCode.USAGE)
+    if request.kind == Kind.FORM:
+        return parse_json(value, "VALUE")
+    return value
+
+
+@app.command("cancel")
+def cancel(
+    ctx: typer.Context,
+    id: Annotated[str, typer.Argument(help="The request id.")],
+    reason: Annotated[str | None, typer.Option(help="Recorded in the audit log.")] = None,
+) -> None:
+    """Cancel an open request."""
+    with connect(ctx) as client:
+        request = client.cancel(id, reason=reason)
+    done(f"Cancelled {request.id}")
