@@ -17,7 +17,9 @@ def databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Databases]:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, databases: Databases, tmp_path: Path) -> Iterator[str]:
+def database_url(
+    request: pytest.FixtureRequest, databases: Databases, tmp_path: Path
+) -> Iterator[str]:
     """A migrated, empty database: each test runs once on SQLite and once on PostgreSQL."""
     if request.param == "sqlite":
         yield databases.sqlite(tmp_path / "inloop.db")
@@ -36,7 +38,9 @@ def services(database_url: str, clock: FakeClock):  # type: ignore[no-untyped-de
     from inloop.server.config import Settings
     from inloop.server.services import build_services
 
-    built = build_services(Settings(database_url=database_url, admin_token=ADMIN_TOKEN), clock=clock)
+    built = build_services(
+        Settings(database_url=database_url, admin_token=ADMIN_TOKEN), clock=clock
+    )
     yield built
     built.close()
 
@@ -49,7 +53,8 @@ async def api(services) -> AsyncIterator[httpx.AsyncClient]:  # type: ignore[no-
     app = create_app(services.settings, services=services)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(
-        transport=transport, base_url="http://inloop.test",
+        transport=transport,
+        base_url="http://inloop.test",
         headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
     ) as client:
         yield client

@@ -19,7 +19,9 @@ import httpx
 import psycopg
 import pytest
 
-PG_ADMIN_URL = os.environ.get("INLOOP_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN_URL = os.environ.get(
+    "INLOOP_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 ADMIN_TOKEN = "test-admin-token"
 
 
@@ -134,8 +136,20 @@ class ServerProcess:
         env = {**self.env(), "INLOOP_ADMIN_TOKEN": self.token}
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "inloop", "serve", "--port", str(self.port), "--db", self.database_url],
-                cwd=self.workdir, env=env, stdout=log, stderr=subprocess.STDOUT,
+                [
+                    sys.executable,
+                    "-m",
+                    "inloop",
+                    "serve",
+                    "--port",
+                    str(self.port),
+                    "--db",
+                    self.database_url,
+                ],
+                cwd=self.workdir,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -163,7 +177,9 @@ class ServerProcess:
                 self.kill()
 
     def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {self.token}"}, timeout=30)
+        return httpx.Client(
+            base_url=self.url, headers={"Authorization": f"Bearer {self.token}"}, timeout=30
+        )
 
 
 def _free_port() -> int:

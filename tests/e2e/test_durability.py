@@ -14,10 +14,15 @@ def test_answer_survives_sigkill_right_after_respond(server: ServerProcess) -> N
     with server.client() as http:
         ids = []
         for i in range(20):
-            created = http.post("/v1/requests", json={"prompt": f"Deploy {i}?", "kind": "confirmation"})
+            created = http.post(
+                "/v1/requests", json={"prompt": f"Deploy {i}?", "kind": "confirmation"}
+            )
             ids.append(created.json()["id"])
         for request_id in ids:
-            assert http.post(f"/v1/requests/{request_id}/respond", json={"response": True}).status_code == 200
+            assert (
+                http.post(f"/v1/requests/{request_id}/respond", json={"response": True}).status_code
+                == 200
+            )
     server.kill()
     server.start()
     with server.client() as http:

@@ -29,13 +29,18 @@ def messages(lines: Iterator[str]) -> Iterator[dict[str, str]]:
 def test_stream_delivers_then_resumes_after_a_reconnect(server: ServerProcess) -> None:
     """Events stream live; reconnecting with Last-Event-ID delivers only what came after."""
     headers = {"Authorization": f"Bearer {server.token}"}
-    with server.client() as http, httpx.Client(base_url=server.url, headers=headers, timeout=30) as sse:
+    with (
+        server.client() as http,
+        httpx.Client(base_url=server.url, headers=headers, timeout=30) as sse,
+    ):
         with sse.stream("GET", "/v1/events") as stream:
             assert stream.headers["content-type"].startswith("text/event-stream")
             created = threading.Event()
 
             def act() -> None:
-                request = http.post("/v1/requests", json={"prompt": "Ok?", "kind": "confirmation"}).json()
+                request = http.post(
+                    "/v1/requests", json={"prompt": "Ok?", "kind": "confirmation"}
+                ).json()
                 http.post(f"/v1/requests/{request['id']}/respond", json={"response": False})
                 created.set()
 

@@ -12,7 +12,9 @@ def bearer(secret: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {secret}"}
 
 
-async def make_key(api: httpx.AsyncClient, scopes: list[str], user: str | None = None) -> dict[str, Any]:
+async def make_key(
+    api: httpx.AsyncClient, scopes: list[str], user: str | None = None
+) -> dict[str, Any]:
     response = await api.post("/v1/keys", json={"name": "k", "scopes": scopes, "user": user})
     assert response.status_code == 201, response.text
     return response.json()
@@ -20,12 +22,17 @@ async def make_key(api: httpx.AsyncClient, scopes: list[str], user: str | None =
 
 async def test_users_roles_and_teams_round_trip(api: httpx.AsyncClient) -> None:
     """Create users, grant roles, form a team: every listing shows the memberships."""
-    alice = await api.post("/v1/users", json={"handle": "alice", "name": "Alice", "email": "a@x.io", "roles": ["manager"]})
+    alice = await api.post(
+        "/v1/users",
+        json={"handle": "alice", "name": "Alice", "email": "a@x.io", "roles": ["manager"]},
+    )
     assert alice.status_code == 201
     assert alice.json()["roles"] == ["manager"] and alice.json()["disabled"] is False
     await api.post("/v1/users", json={"handle": "bob", "name": "Bob"})
     assert (await api.put("/v1/users/bob/roles/manager")).json()["roles"] == ["manager"]
-    assert (await api.post("/v1/teams", json={"name": "support", "description": "Tier 1"})).status_code == 201
+    assert (
+        await api.post("/v1/teams", json={"name": "support", "description": "Tier 1"})
+    ).status_code == 201
     team = (await api.put("/v1/teams/support/members/alice")).json()
     assert team["members"] == ["alice"]
     assert (await api.get("/v1/users/alice")).json()["teams"] == ["support"]
@@ -42,7 +49,12 @@ async def test_users_roles_and_teams_round_trip(api: httpx.AsyncClient) -> None:
     ("path", "body", "status", "code"),
     [
         ("/v1/users", {"handle": "no spaces", "name": "X"}, 422, "validation_error"),
-        ("/v1/users", {"handle": "x", "name": "X", "email": "not-an-email"}, 422, "validation_error"),
+        (
+            "/v1/users",
+            {"handle": "x", "name": "X", "email": "not-an-email"},
+            422,
+            "validation_error",
+        ),
         ("/v1/teams", {"name": ""}, 422, "validation_error"),
         ("/v1/keys", {"name": "k", "scopes": ["root"]}, 422, "validation_error"),
         ("/v1/keys", {"name": "k", "scopes": []}, 422, "validation_error"),
@@ -83,7 +95,12 @@ async def test_key_secret_is_shown_once_and_never_listed(api: httpx.AsyncClient)
 async def test_missing_or_bad_credentials_are_401(api: httpx.AsyncClient) -> None:
     """No key, a malformed key, or a wrong secret: 401 with a reason."""
     key = await make_key(api, ["agent"])
-    for headers in ({"Authorization": ""}, bearer("garbage"), bearer(key["id"] + ".wrong"), {"Authorization": "Basic abc"}):
+    for headers in (
+        {"Authorization": ""},
+        bearer("garbage"),
+        bearer(key["id"] + ".wrong"),
+        {"Authorization": "Basic abc"},
+    ):
         response = await api.get("/v1/requests", headers=headers)
         assert response.status_code == 401, headers
         assert response.json()["error"]["code"] == "unauthenticated"
@@ -94,27 +111,49 @@ async def test_scopes_decide_what_a_key_may_do(api: httpx.AsyncClient) -> None:
     """agent creates but cannot answer; responder answers but cannot create; neither manages identity."""
     agent = bearer((await make_key(api, ["agent"]))["secret"])
     responder = bearer((await make_key(api, ["responder"]))["secret"])
-    created = await api.post("/v1/requests", json={"prompt": "Ok?", "kind": "confirmation"}, headers=agent)
+    created = await api.post(
+        "/v1/requests", json={"prompt": "Ok?", "kind": "confirmation"}, headers=agent
+    )
     assert created.status_code == 201
     request_id = created.json()["id"]
     assert created.json()["created_by"].startswith("key:ak_")
-    refused = await api.post(f"/v1/requests/{request_id}/respond", json={"response": True}, headers=agent)
+    refused = await api.post(
+        f"/v1/requests/{request_id}/respond", json={"response": True}, headers=agent
+    )
     assert refused.status_code == 403 and refused.json()["error"]["code"] == "missing_scope"
-    assert (await api.post("/v1/requests", json={"prompt": "x"}, headers=responder)).status_code == 403
+    assert (
+        await api.post("/v1/requests", json={"prompt": "x"}, headers=responder)
+    ).status_code == 403
     assert (await api.get(f"/v1/requests/{request_id}", headers=responder)).status_code == 200
-    assert (await api.post(f"/v1/requests/{request_id}/respond", json={"response": True}, headers=responder)).status_code == 200
+    assert (
+        await api.post(
+            f"/v1/requests/{request_id}/respond", json={"response": True}, headers=responder
+        )
+    ).status_code == 200
     for headers in (agent, responder):
         assert (await api.get("/v1/users", headers=headers)).status_code == 403
-        assert (await api.post("/v1/keys", json={"name": "x", "scopes": ["admin"]}, headers=headers)).status_code == 403
+        assert (
+            await api.post("/v1/keys", json={"name": "x", "scopes": ["admin"]}, headers=headers)
+        ).status_code == 403
 
 
 async def test_a_key_bound_to_a_user_acts_as_that_user(api: httpx.AsyncClient) -> None:
     """The audit trail names the human, not the key."""
     await api.post("/v1/users", json={"handle": "alice", "name": "Alice", "roles": ["ops"]})
     alice = bearer((await make_key(api, ["responder"], user="alice"))["secret"])
-    assert (await api.get("/v1/me", headers=alice)).json() == {"actor": "user:alice", "scopes": ["responder"], "user": "alice"}
-    request = (await api.post("/v1/requests", json={"prompt": "Ok?", "kind": "confirmation"})).json()
-    answered = (await api.post(f"/v1/requests/{request['id']}/respond", json={"response": True}, headers=alice)).json()
+    assert (await api.get("/v1/me", headers=alice)).json() == {
+        "actor": "user:alice",
+        "scopes": ["responder"],
+        "user": "alice",
+    }
+    request = (
+        await api.post("/v1/requests", json={"prompt": "Ok?", "kind": "confirmation"})
+    ).json()
+    answered = (
+        await api.post(
+            f"/v1/requests/{request['id']}/respond", json={"response": True}, headers=alice
+        )
+    ).json()
     assert answered["resolved_by"] == "user:alice"
 
 

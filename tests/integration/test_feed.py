@@ -31,7 +31,10 @@ async def test_live_events_arrive_in_order_with_the_request(services: Services) 
     request = await ask(services, "Ok?", kind="confirmation")
     await services.requests.respond(ADMIN, request.id, True)
     got = [await asyncio.wait_for(first, 10), *await take(feed, 1)]
-    assert [(e.type, r.status) for e, r in got] == [(EventType.CREATED, "pending"), (EventType.RESPONDED, "resolved")]
+    assert [(e.type, r.status) for e, r in got] == [
+        (EventType.CREATED, "pending"),
+        (EventType.RESPONDED, "resolved"),
+    ]
     await feed.aclose()  # type: ignore[attr-defined]
 
 
@@ -53,8 +56,13 @@ async def test_resume_replays_what_was_missed_then_goes_live(services: Services)
 
 async def test_filters_by_request_type_and_conversation(services: Services) -> None:
     """Only events matching every filter are delivered."""
-    feed = event_feed(services.db, services.hub, ADMIN,
-                      FeedFilter(types=[EventType.RESPONDED], conversation_id="c9"), None)
+    feed = event_feed(
+        services.db,
+        services.hub,
+        ADMIN,
+        FeedFilter(types=[EventType.RESPONDED], conversation_id="c9"),
+        None,
+    )
     nxt = asyncio.ensure_future(anext(feed))
     await asyncio.sleep(0)
     other = await ask(services, "other", kind="input", conversation_id="c1")
@@ -84,4 +92,6 @@ async def test_the_feed_needs_a_scope(services: Services) -> None:
     from inloop.domain.errors import PermissionDeniedError
 
     with pytest.raises(PermissionDeniedError):
-        event_feed(services.db, services.hub, Principal(actor="x", scopes=frozenset()), FeedFilter(), None)
+        event_feed(
+            services.db, services.hub, Principal(actor="x", scopes=frozenset()), FeedFilter(), None
+        )

@@ -15,7 +15,12 @@ async def seed(api: httpx.AsyncClient, clock: FakeClock) -> list[dict[str, Any]]
         {"prompt": "low one", "priority": "low", "kind": "input"},
         {"prompt": "urgent refund", "priority": "urgent", "assignee": "role:manager"},
         {"prompt": "medium form", "response_schema": {"type": "object"}, "conversation_id": "c1"},
-        {"prompt": "urgent deploy", "priority": "urgent", "assignee": ["user:alice", "team:ops"], "user_id": "u7"},
+        {
+            "prompt": "urgent deploy",
+            "priority": "urgent",
+            "assignee": ["user:alice", "team:ops"],
+            "user_id": "u7",
+        },
         {"prompt": "High 100% sure_thing", "priority": "high", "kind": "confirmation"},
     ]
     created = []
@@ -34,7 +39,13 @@ async def listed(api: httpx.AsyncClient, **params: Any) -> list[str]:
 async def test_ordered_by_priority_then_age(api: httpx.AsyncClient, clock: FakeClock) -> None:
     """Urgent first, and among equals the oldest first."""
     await seed(api, clock)
-    assert await listed(api) == ["urgent refund", "urgent deploy", "High 100% sure_thing", "medium form", "low one"]
+    assert await listed(api) == [
+        "urgent refund",
+        "urgent deploy",
+        "High 100% sure_thing",
+        "medium form",
+        "low one",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -56,7 +67,9 @@ async def test_ordered_by_priority_then_age(api: httpx.AsyncClient, clock: FakeC
         ({"status": "resolved"}, []),
     ],
 )
-async def test_filters(api: httpx.AsyncClient, clock: FakeClock, params: dict[str, Any], expected: list[str]) -> None:
+async def test_filters(
+    api: httpx.AsyncClient, clock: FakeClock, params: dict[str, Any], expected: list[str]
+) -> None:
     """Each filter narrows the list to what it names; LIKE wildcards in q are literal."""
     await seed(api, clock)
     assert await listed(api, **params) == expected
@@ -71,13 +84,19 @@ async def test_status_filter_follows_answers(api: httpx.AsyncClient, clock: Fake
     assert len(await listed(api, status=["pending", "resolved"])) == 5
 
 
-async def test_cursor_pages_through_everything_once(api: httpx.AsyncClient, clock: FakeClock) -> None:
+async def test_cursor_pages_through_everything_once(
+    api: httpx.AsyncClient, clock: FakeClock
+) -> None:
     """Pages of 2 give every request exactly once, in order, then no cursor."""
     await seed(api, clock)
     seen: list[str] = []
     cursor = None
     for _ in range(10):
-        page = (await api.get("/v1/requests", params={"limit": 2, **({"cursor": cursor} if cursor else {})})).json()
+        page = (
+            await api.get(
+                "/v1/requests", params={"limit": 2, **({"cursor": cursor} if cursor else {})}
+            )
+        ).json()
         seen += [r["prompt"] for r in page["items"]]
         cursor = page["next_cursor"]
         if cursor is None:
@@ -87,10 +106,17 @@ async def test_cursor_pages_through_everything_once(api: httpx.AsyncClient, cloc
 
 @pytest.mark.parametrize(
     ("params", "field"),
-    [({"cursor": "garbage!"}, "cursor"), ({"limit": 0}, "limit"), ({"limit": 501}, "limit"),
-     ({"status": "sleeping"}, "status.0"), ({"created_after": "yesterday"}, "created_after")],
+    [
+        ({"cursor": "garbage!"}, "cursor"),
+        ({"limit": 0}, "limit"),
+        ({"limit": 501}, "limit"),
+        ({"status": "sleeping"}, "status.0"),
+        ({"created_after": "yesterday"}, "created_after"),
+    ],
 )
-async def test_bad_list_parameters(api: httpx.AsyncClient, params: dict[str, Any], field: str) -> None:
+async def test_bad_list_parameters(
+    api: httpx.AsyncClient, params: dict[str, Any], field: str
+) -> None:
     """Bad query parameters are a 422 naming the parameter."""
     response = await api.get("/v1/requests", params=params)
     assert response.status_code == 422

@@ -19,7 +19,9 @@ def assert_matches_code(url: str) -> None:
     engine = make_engine(url, pool_size=1)
     try:
         with engine.connect() as conn:
-            diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": False}), metadata)
+            diff = compare_metadata(
+                MigrationContext.configure(conn, opts={"compare_type": False}), metadata
+            )
             assert diff == []
             assert "requests" in inspect(conn).get_table_names()
     finally:

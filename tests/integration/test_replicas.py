@@ -29,15 +29,21 @@ async def test_waiter_on_one_replica_wakes_on_an_answer_from_another(databases: 
             feed = event_feed(a.db, a.hub, ADMIN, FeedFilter(), None)
             first_event = asyncio.ensure_future(anext(feed))
             await asyncio.sleep(0)
-            request, _ = await b.requests.create(ADMIN, NewRequest(prompt="Ok?", kind="confirmation"))
+            request, _ = await b.requests.create(
+                ADMIN, NewRequest(prompt="Ok?", kind="confirmation")
+            )
             waiting = asyncio.create_task(a.requests.wait(ADMIN, request.id, timeout=60))
             await asyncio.sleep(0)
             await b.requests.respond(ADMIN, request.id, True)
             answered = await asyncio.wait_for(waiting, 10)
             assert answered.status == "resolved" and answered.response is True
-            seen = [await asyncio.wait_for(first_event, 10), await asyncio.wait_for(anext(feed), 10)]
+            seen = [
+                await asyncio.wait_for(first_event, 10),
+                await asyncio.wait_for(anext(feed), 10),
+            ]
             assert [(e.type, e.request_id) for e, _ in seen] == [
-                ("created", request.id), ("responded", request.id)
+                ("created", request.id),
+                ("responded", request.id),
             ]
             await feed.aclose()  # type: ignore[attr-defined]
         finally:

@@ -21,8 +21,19 @@ NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("30s", 30), ("15m", 900), ("4h", 14400), ("24h", 86400), ("7d", 604800), ("1h30m", 5400),
-     ("2w", 1209600), ("PT4H", 14400), ("P1DT2H", 93600), ("PT0.5S", 0.5), (" 4H ", 14400)],
+    [
+        ("30s", 30),
+        ("15m", 900),
+        ("4h", 14400),
+        ("24h", 86400),
+        ("7d", 604800),
+        ("1h30m", 5400),
+        ("2w", 1209600),
+        ("PT4H", 14400),
+        ("P1DT2H", 93600),
+        ("PT0.5S", 0.5),
+        (" 4H ", 14400),
+    ],
 )
 def test_durations_parse(text: str, seconds: float) -> None:
     """Short forms and ISO 8601 both parse to the same durations."""
@@ -70,8 +81,15 @@ def test_approval_gets_default_options_and_a_title() -> None:
 
 def test_seed_escalation_chain_is_accepted_and_stored_as_given() -> None:
     """Seed 001's escalation chain validates and is kept exactly as written."""
-    chain = {"action": "escalate", "to": "role:senior_manager", "timeout": "4h", "final_action": "auto_reject"}
-    new = NewRequest(prompt="Urgent: Approve", timeout="1h", escalation=chain, options=["approve", "reject"])
+    chain = {
+        "action": "escalate",
+        "to": "role:senior_manager",
+        "timeout": "4h",
+        "final_action": "auto_reject",
+    }
+    new = NewRequest(
+        prompt="Urgent: Approve", timeout="1h", escalation=chain, options=["approve", "reject"]
+    )
     record = new_record(new, id="req_x", created_by="me", now=NOW, idempotency_key=None)
     assert record.escalation == chain
     assert record.due_at == NOW + timedelta(hours=1)
@@ -80,8 +98,11 @@ def test_seed_escalation_chain_is_accepted_and_stored_as_given() -> None:
 @pytest.mark.parametrize(
     "escalation",
     [
-        {"action": "escalate", "levels": [{"to": "role:l1", "timeout": "8h"}, {"to": "role:l2", "timeout": "24h"}],
-         "final_action": "auto_reject"},
+        {
+            "action": "escalate",
+            "levels": [{"to": "role:l1", "timeout": "8h"}, {"to": "role:l2", "timeout": "24h"}],
+            "final_action": "auto_reject",
+        },
         {"action": "retry", "max_retries": 3, "remind_every": "30m"},
         "queue",
     ],
@@ -115,12 +136,16 @@ def test_fingerprint_tells_bodies_apart() -> None:
 
 
 def record(**fields: Any) -> Any:
-    return new_record(NewRequest(**fields), id="req_x", created_by="me", now=NOW, idempotency_key=None)
+    return new_record(
+        NewRequest(**fields), id="req_x", created_by="me", now=NOW, idempotency_key=None
+    )
 
 
 def test_answers_are_normalised_or_refused_by_kind() -> None:
     """Each kind takes its own type of answer and names the problem otherwise."""
-    assert validate_response(record(prompt="x", options=["approve", "reject"]), "reject") == "reject"
+    assert (
+        validate_response(record(prompt="x", options=["approve", "reject"]), "reject") == "reject"
+    )
     assert validate_response(record(prompt="x", kind="confirmation"), True) is True
     for req, bad in [
         (record(prompt="x", kind="confirmation"), "true"),

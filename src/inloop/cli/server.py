@@ -30,17 +30,17 @@ def serve(
     port: Annotated[int, typer.Option(envvar="INLOOP_PORT")] = 8000,
     db: DbOption = None,
 ) -> None:
-    from inloop.server.config import Settings  # noqa: PLC0415  (server extra, loaded on use)
-    from inloop.server.serve import run  # noqa: PLC0415
+    from inloop.server.config import Settings
+    from inloop.server.serve import run
 
     run(Settings.from_env(database_url=db, host=host, port=port))
 
 
 def upgrade(db: DbOption = None) -> None:
-    from rich.console import Console  # noqa: PLC0415
+    from rich.console import Console
 
-    from inloop.server.config import Settings  # noqa: PLC0415
-    from inloop.server.store.migrations import upgrade as migrate  # noqa: PLC0415
+    from inloop.server.config import Settings
+    from inloop.server.store.migrations import upgrade as migrate
 
     settings = Settings.from_env(database_url=db)
     migrate(settings.database_url)

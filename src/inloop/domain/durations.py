@@ -1,4 +1,4 @@
-"""Durations as people write them: ``30s``, ``15m``, ``4h``, ``7d``, ``1h30m`` or ISO 8601 ``PT4H``."""
+"""Durations as people write them: ``30s``, ``15m``, ``4h``, ``7d``, ``1h30m``, or ``PT4H``."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ _ISO = re.compile(
 def parse_duration(text: str) -> timedelta:
     """Parse a duration; raise ``ValueError`` saying what is accepted when it does not parse."""
     value = text.strip()
-    seconds = _parse_short(value) if not value[:1].upper() == "P" else _parse_iso(value)
+    seconds = _parse_iso(value) if value[:1].upper() == "P" else _parse_short(value)
     if seconds is None:
         raise ValueError(
             f"{text!r} is not a duration: use a number and a unit such as 30s, 15m, 4h, 7d "

@@ -71,17 +71,23 @@ class NewRequest(BaseModel):
             if len(set(values)) != len(values):
                 raise _invalid("options must have distinct values", "options")
             if kind not in (Kind.APPROVAL, Kind.CHOICE):
-                raise _invalid(f"options go with kind approval or choice, not {kind.value}", "options")
+                raise _invalid(
+                    f"options go with kind approval or choice, not {kind.value}", "options"
+                )
         elif kind == Kind.CHOICE:
             raise _invalid("kind choice needs options", "options")
         elif kind == Kind.APPROVAL:
             self.options = list(DEFAULT_APPROVAL_OPTIONS)
         if kind == Kind.FORM:
             if self.response_schema is None:
-                raise _invalid("kind form needs a response_schema (a JSON Schema)", "response_schema")
+                raise _invalid(
+                    "kind form needs a response_schema (a JSON Schema)", "response_schema"
+                )
             check_schema(self.response_schema)
         elif self.response_schema is not None:
-            raise _invalid(f"response_schema goes with kind form, not {kind.value}", "response_schema")
+            raise _invalid(
+                f"response_schema goes with kind form, not {kind.value}", "response_schema"
+            )
         auto = escalation_actions(self.escalation) & {"auto_approve", "auto_reject"}
         if auto and kind not in (Kind.APPROVAL, Kind.CONFIRMATION):
             raise _invalid(
@@ -90,7 +96,9 @@ class NewRequest(BaseModel):
                 "escalation",
             )
         if self.escalation is not None and self.timeout is None:
-            raise _invalid("an escalation needs a timeout: it acts when the timeout passes", "timeout")
+            raise _invalid(
+                "an escalation needs a timeout: it acts when the timeout passes", "timeout"
+            )
         if self.title is None:
             self.title = self.prompt.strip().splitlines()[0][:120] or self.prompt[:120]
         return self
@@ -120,7 +128,7 @@ def _invalid(message: str, field: str) -> InvalidError:
 
 def check_schema(schema: dict[str, Any]) -> None:
     """Refuse a response_schema that is not a valid JSON Schema (draft 2020-12)."""
-    from jsonschema import Draft202012Validator, SchemaError  # noqa: PLC0415  (server-only dep)
+    from jsonschema import Draft202012Validator, SchemaError
 
     try:
         Draft202012Validator.check_schema(schema)
@@ -185,8 +193,9 @@ class Request(BaseModel):
         )
 
 
-def new_record(new: NewRequest, *, id: str, created_by: str, now: datetime,
-               idempotency_key: str | None) -> Request:
+def new_record(
+    new: NewRequest, *, id: str, created_by: str, now: datetime, idempotency_key: str | None
+) -> Request:
     """The stored form of a freshly created request."""
     assert new.kind is not None and new.title is not None  # set by NewRequest's validator
     data = new.model_dump(exclude={"callback_url"})
@@ -224,4 +233,3 @@ class NewEvent(BaseModel):
     reason: str | None = None
     at: datetime
     data: dict[str, Any] = Field(default_factory=dict)
-

@@ -33,7 +33,7 @@ def validate_response(request: Request, value: Any) -> Any:
 
 
 def _validate_form(request: Request, value: Any) -> Any:
-    from jsonschema import Draft202012Validator  # noqa: PLC0415  (server-only dependency)
+    from jsonschema import Draft202012Validator
 
     validator = Draft202012Validator(request.response_schema or {})
     error = next(iter(sorted(validator.iter_errors(value), key=lambda e: list(e.path))), None)

@@ -22,7 +22,9 @@ async def get_principal(
 ) -> Principal:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
-    return await services.identity.authenticate(token.strip() if scheme.lower() == "bearer" else None)
+    return await services.identity.authenticate(
+        token.strip() if scheme.lower() == "bearer" else None
+    )
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
@@ -36,7 +38,7 @@ def json(model: BaseModel | dict[str, Any], status_code: int = 200, **headers: s
 
 
 def _dump(value: dict[str, Any]) -> bytes:
-    from pydantic_core import to_json  # noqa: PLC0415
+    from pydantic_core import to_json
 
     return to_json(value)
 

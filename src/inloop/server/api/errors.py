@@ -68,7 +68,7 @@ _TAGS = {"str", "int", "float", "bool", "dict", "list", "none", "json-or-python"
 
 def _path(loc: Any) -> list[str]:
     """("body", "escalation", "EscalationPolicy", "to") -> ["escalation", "to"]."""
-    parts = []
+    parts: list[str] = []
     for part in loc:
         text = str(part)
         if text in ("body", "query", "path", "header") and not parts:

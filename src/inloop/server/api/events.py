@@ -20,7 +20,8 @@ router = APIRouter(prefix="/v1", tags=["events"])
 
 @router.get("/events", response_class=EventSourceResponse)
 async def stream_events(
-    services: ServicesDep, principal: PrincipalDep,
+    services: ServicesDep,
+    principal: PrincipalDep,
     request_id: str | None = None,
     type: Annotated[list[EventType] | None, Query()] = None,
     conversation_id: str | None = None,

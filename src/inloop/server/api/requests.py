@@ -39,10 +39,16 @@ class Cancellation(BaseModel):
     reason: str | None = None
 
 
-@router.post("", status_code=201, response_model=Request,
-             responses={409: {"description": "Idempotency-Key reused with another body"}})
+@router.post(
+    "",
+    status_code=201,
+    response_model=Request,
+    responses={409: {"description": "Idempotency-Key reused with another body"}},
+)
 async def create_request(
-    new: NewRequest, services: ServicesDep, principal: PrincipalDep,
+    new: NewRequest,
+    services: ServicesDep,
+    principal: PrincipalDep,
     idempotency_key: Annotated[str | None, Header()] = None,
 ) -> Response:
     request, created = await services.requests.create(
@@ -55,7 +61,8 @@ async def create_request(
 
 @router.get("", response_model=RequestPage)
 async def list_requests(
-    services: ServicesDep, principal: PrincipalDep,
+    services: ServicesDep,
+    principal: PrincipalDep,
     status: Annotated[list[Status] | None, Query()] = None,
     kind: Annotated[list[Kind] | None, Query()] = None,
     priority: Annotated[list[Priority] | None, Query()] = None,
@@ -69,11 +76,19 @@ async def list_requests(
     cursor: str | None = None,
 ) -> Response:
     where = RequestFilter(
-        status=status or (), kind=kind or (), priority=priority or (), assignee=assignee,
-        conversation_id=conversation_id, user_id=user_id, created_after=created_after,
-        created_before=created_before, q=q,
+        status=status or (),
+        kind=kind or (),
+        priority=priority or (),
+        assignee=assignee,
+        conversation_id=conversation_id,
+        user_id=user_id,
+        created_after=created_after,
+        created_before=created_before,
+        q=q,
     )
-    found, next_cursor = await services.requests.list(principal, where, limit=limit, cursor=cursor)
+    found, next_cursor = await services.requests.list_requests(
+        principal, where, limit=limit, cursor=cursor
+    )
     return json(RequestPage(items=found, next_cursor=next_cursor))
 
 
@@ -82,20 +97,29 @@ async def get_request(request_id: str, services: ServicesDep, principal: Princip
     return json(await services.requests.get(principal, request_id))
 
 
-@router.post("/{request_id}/respond", response_model=Request,
-             responses={409: {"description": "The request is no longer open"},
-                        422: {"description": "The answer does not fit the request"}})
+@router.post(
+    "/{request_id}/respond",
+    response_model=Request,
+    responses={
+        409: {"description": "The request is no longer open"},
+        422: {"description": "The answer does not fit the request"},
+    },
+)
 async def respond(
     request_id: str, answer: Answer, services: ServicesDep, principal: PrincipalDep
 ) -> Response:
-    return json(await services.requests.respond(
-        principal, request_id, answer.response, comment=answer.comment
-    ))
+    return json(
+        await services.requests.respond(
+            principal, request_id, answer.response, comment=answer.comment
+        )
+    )
 
 
 @router.post("/{request_id}/cancel", response_model=Request)
 async def cancel(
-    request_id: str, services: ServicesDep, principal: PrincipalDep,
+    request_id: str,
+    services: ServicesDep,
+    principal: PrincipalDep,
     body: Annotated[Cancellation | None, Body()] = None,
 ) -> Response:
     reason = body.reason if body else None
@@ -104,7 +128,9 @@ async def cancel(
 
 @router.get("/{request_id}/wait", response_model=Request)
 async def wait(
-    request_id: str, services: ServicesDep, principal: PrincipalDep,
+    request_id: str,
+    services: ServicesDep,
+    principal: PrincipalDep,
     timeout: Annotated[float, Query(ge=0, le=600)] = 30.0,
 ) -> Response:
     """Long-poll: answers the moment the request closes, or when ``timeout`` seconds pass."""
@@ -116,4 +142,3 @@ async def request_events(
     request_id: str, services: ServicesDep, principal: PrincipalDep
 ) -> Response:
     return json(EventList(items=await services.requests.events(principal, request_id)))
-

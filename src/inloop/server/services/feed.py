@@ -71,8 +71,12 @@ async def _replay(
 ) -> AsyncIterator[tuple[Event, Request]]:
     while True:
         found = await db.read(
-            sql.list_events, request_id=where.request_id, after_id=after, types=where.types,
-            conversation_id=where.conversation_id, limit=PAGE,
+            sql.list_events,
+            request_id=where.request_id,
+            after_id=after,
+            types=where.types,
+            conversation_id=where.conversation_id,
+            limit=PAGE,
         )
         if not found:
             return

@@ -26,7 +26,7 @@ from inloop.server.services.clock import Clock
 from inloop.server.store import identity as sql
 from inloop.server.store.database import Database, Tx
 
-ADMIN_TOKEN_ACTOR = "admin-token"
+ADMIN_TOKEN_ACTOR = "admin-token"  # noqa: S105  (an actor name in the audit trail)
 # A verified key is trusted this long before it is checked again, so revoking a key on
 # one replica reaches the others within this many seconds (at once on the same replica).
 KEY_CACHE_SECONDS = 10.0
@@ -99,8 +99,14 @@ class IdentityService:
 
     async def create_user(self, principal: Principal, new: NewUser) -> User:
         principal.require()
-        row = {"id": new_id("usr", self.clock.now()), "handle": new.handle, "name": new.name,
-               "email": new.email, "disabled": False, "created_at": self.clock.now()}
+        row = {
+            "id": new_id("usr", self.clock.now()),
+            "handle": new.handle,
+            "name": new.name,
+            "email": new.email,
+            "disabled": False,
+            "created_at": self.clock.now(),
+        }
 
         def create(tx: Tx) -> User:
             sql.insert_user(tx.conn, row, new.roles)
@@ -151,8 +157,12 @@ class IdentityService:
 
     async def create_team(self, principal: Principal, new: NewTeam) -> Team:
         principal.require()
-        row = {"id": new_id("team", self.clock.now()), "name": new.name,
-               "description": new.description, "created_at": self.clock.now()}
+        row = {
+            "id": new_id("team", self.clock.now()),
+            "name": new.name,
+            "description": new.description,
+            "created_at": self.clock.now(),
+        }
 
         def create(tx: Tx) -> Team:
             sql.insert_team(tx.conn, row)
@@ -189,13 +199,23 @@ class IdentityService:
         principal.require()
         return await self.db.write(self.create_key_tx, new, principal.actor, self.clock.now())
 
-    def create_key_tx(self, tx: Tx, new: NewApiKey, created_by: str, now: datetime) -> CreatedApiKey:
+    def create_key_tx(
+        self, tx: Tx, new: NewApiKey, created_by: str, now: datetime
+    ) -> CreatedApiKey:
         key_id = new_id("ak", now)
         secret = secrets.token_urlsafe(32)
         user_id = sql.user_row(tx.conn, new.user).id if new.user else None
-        row = {"id": key_id, "name": new.name, "secret_hash": hash_secret(secret),
-               "scopes": sorted(set(new.scopes)), "user_id": user_id, "created_by": created_by,
-               "created_at": now, "last_used_at": None, "revoked_at": None}
+        row = {
+            "id": key_id,
+            "name": new.name,
+            "secret_hash": hash_secret(secret),
+            "scopes": sorted(set(new.scopes)),
+            "user_id": user_id,
+            "created_by": created_by,
+            "created_at": now,
+            "last_used_at": None,
+            "revoked_at": None,
+        }
         sql.insert_key(tx.conn, row)
         key = sql.to_key(row, new.user)
         return CreatedApiKey(**key.model_dump(), secret=f"{key_id}.{secret}")
@@ -222,7 +242,9 @@ class IdentityService:
         now = self.clock.now()
 
         def apply(tx: Tx) -> CreatedApiKey | None:
-            if sql.has_keys(tx.conn) or not sql.claim_meta(tx.conn, "bootstrap_key", now.isoformat()):
+            if sql.has_keys(tx.conn) or not sql.claim_meta(
+                tx.conn, "bootstrap_key", now.isoformat()
+            ):
                 return None
             new = NewApiKey(name="bootstrap admin", scopes=[Scope.ADMIN])
             return self.create_key_tx(tx, new, "system", now)

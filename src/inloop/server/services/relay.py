@@ -27,8 +27,10 @@ class PgRelay:
     def __init__(self, db: Database, hub: Hub) -> None:
         self.db = db
         self.hub = hub
-        self.dsn = make_url(db.engine.url).set(drivername="postgresql").render_as_string(
-            hide_password=False
+        self.dsn = (
+            make_url(db.engine.url)
+            .set(drivername="postgresql")
+            .render_as_string(hide_password=False)
         )
         self._task: asyncio.Task[None] | None = None
         self.listening = asyncio.Event()

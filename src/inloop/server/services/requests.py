@@ -42,7 +42,10 @@ class RequestService:
             )
         now = self.clock.now()
         record = new_record(
-            new, id=new_id("req", now), created_by=principal.actor, now=now,
+            new,
+            id=new_id("req", now),
+            created_by=principal.actor,
+            now=now,
             idempotency_key=idempotency_key,
         )
         fingerprint = new.fingerprint() if idempotency_key else None
@@ -58,8 +61,15 @@ class RequestService:
             existing = self._replay(tx, record, fingerprint)
             assert existing is not None
             return existing, False
-        tx.emit(self._event(record.id, EventType.CREATED, record.created_by,
-                            data={"kind": record.kind, "priority": record.priority}), record)
+        tx.emit(
+            self._event(
+                record.id,
+                EventType.CREATED,
+                record.created_by,
+                data={"kind": record.kind, "priority": record.priority},
+            ),
+            record,
+        )
         return record, True
 
     def _replay(self, tx: Tx, record: Request, fingerprint: str | None) -> Request | None:
@@ -72,7 +82,8 @@ class RequestService:
             raise ConflictError(
                 f"Idempotency-Key {record.idempotency_key!r} was used for another request "
                 f"({existing.id}) with a different body",
-                field="Idempotency-Key", code="idempotency_conflict",
+                field="Idempotency-Key",
+                code="idempotency_conflict",
             )
         return existing
 
@@ -83,8 +94,12 @@ class RequestService:
             raise NotFoundError(f"no request with id {request_id!r}", field="id")
         return request
 
-    async def list(
-        self, principal: Principal, where: RequestFilter, *, limit: int = 50,
+    async def list_requests(
+        self,
+        principal: Principal,
+        where: RequestFilter,
+        *,
+        limit: int = 50,
         cursor: str | None = None,
     ) -> tuple[list[Request], str | None]:
         principal.require(Scope.AGENT, Scope.RESPONDER)
@@ -100,8 +115,12 @@ class RequestService:
         transition(request.status, Action.RESPOND)
         value = validate_response(request, response)
         return await self._close(
-            principal, request_id, Action.RESPOND, EventType.RESPONDED,
-            {"response": value, "comment": comment}, reason=comment,
+            principal,
+            request_id,
+            Action.RESPOND,
+            EventType.RESPONDED,
+            {"response": value, "comment": comment},
+            reason=comment,
         )
 
     async def cancel(
@@ -115,13 +134,25 @@ class RequestService:
         )
 
     async def _close(
-        self, principal: Principal, request_id: str, action: Action, event_type: EventType,
-        values: dict[str, Any], *, reason: str | None,
+        self,
+        principal: Principal,
+        request_id: str,
+        action: Action,
+        event_type: EventType,
+        values: dict[str, Any],
+        *,
+        reason: str | None,
     ) -> Request:
         now = self.clock.now()
         rule = TRANSITIONS[action]
-        changes = {**values, "status": rule.to, "resolution": rule.resolution,
-                   "resolved_at": now, "resolved_by": principal.actor, "updated_at": now}
+        changes = {
+            **values,
+            "status": rule.to,
+            "resolution": rule.resolution,
+            "resolved_at": now,
+            "resolved_by": principal.actor,
+            "updated_at": now,
+        }
 
         def apply(tx: Tx) -> Request:
             updated = sql.update_if_status(tx.conn, request_id, rule.allowed_from, changes)
@@ -158,11 +189,21 @@ class RequestService:
         return await self.db.read(sql.list_events, request_id=request_id, limit=100_000)
 
     def _event(
-        self, request_id: str, type: EventType, actor: str, reason: str | None = None,
+        self,
+        request_id: str,
+        type: EventType,
+        actor: str,
+        reason: str | None = None,
         data: dict[str, Any] | None = None,
     ) -> NewEvent:
-        return NewEvent(request_id=request_id, type=type, actor=actor, reason=reason,
-                        at=self.clock.now(), data=data or {})
+        return NewEvent(
+            request_id=request_id,
+            type=type,
+            actor=actor,
+            reason=reason,
+            at=self.clock.now(),
+            data=data or {},
+        )
 
 
 def _check_text(value: str | None, field: str) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Concatenate, ParamSpec, TypeVar
 
 import orjson
 from anyio import CapacityLimiter, to_thread
@@ -59,8 +59,9 @@ class Database:
     async def read(
         self, fn: Callable[Concatenate[Connection, P], T], *args: P.args, **kwargs: P.kwargs
     ) -> T:
-        return await to_thread.run_sync(lambda: self.read_sync(fn, *args, **kwargs),
-                                        limiter=self._limiter)
+        return await to_thread.run_sync(
+            lambda: self.read_sync(fn, *args, **kwargs), limiter=self._limiter
+        )
 
     async def write(
         self, fn: Callable[Concatenate[Tx, P], T], *args: P.args, **kwargs: P.kwargs

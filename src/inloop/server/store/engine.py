@@ -21,14 +21,21 @@ def make_engine(url: str, *, sqlite_synchronous: str = "FULL", pool_size: int = 
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return create_engine(
-            url, json_serializer=_dumps, json_deserializer=orjson.loads,
-            pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True,
+            url,
+            json_serializer=_dumps,
+            json_deserializer=orjson.loads,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            pool_pre_ping=True,
         )
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(
-        url, json_serializer=_dumps, json_deserializer=orjson.loads,
-        pool_size=pool_size, max_overflow=pool_size,
+        url,
+        json_serializer=_dumps,
+        json_deserializer=orjson.loads,
+        pool_size=pool_size,
+        max_overflow=pool_size,
         connect_args={"check_same_thread": False},
     )
     if sqlite_synchronous not in ("FULL", "NORMAL", "EXTRA"):
@@ -49,7 +56,8 @@ def make_engine(url: str, *, sqlite_synchronous: str = "FULL", pool_size: int = 
     def _on_begin(conn: Any) -> None:
         # A writer takes the write lock up front, so it waits at BEGIN instead of failing
         # with SQLITE_BUSY when a read lock would have to be upgraded.
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(WRITE)
-                             else "BEGIN")
+        conn.exec_driver_sql(
+            "BEGIN IMMEDIATE" if conn.get_execution_options().get(WRITE) else "BEGIN"
+        )
 
     return engine

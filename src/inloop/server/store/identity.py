@@ -20,7 +20,8 @@ def insert_user(conn: Connection, row: dict[str, Any], roles: list[str]) -> None
     except IntegrityError:
         raise ConflictError(
             f"a user with handle {row['handle']!r} exists already",
-            field="handle", code="already_exists",
+            field="handle",
+            code="already_exists",
         ) from None
     for role in roles:
         conn.execute(insert(user_roles).values(user_id=row["id"], role=role))
@@ -55,19 +56,19 @@ def _users(conn: Connection, where: Any) -> list[User]:
     roles: dict[str, list[str]] = {i: [] for i in ids}
     for user_id, role in conn.execute(
         select(user_roles.c.user_id, user_roles.c.role)
-        .where(user_roles.c.user_id.in_(ids)).order_by(user_roles.c.role)
+        .where(user_roles.c.user_id.in_(ids))
+        .order_by(user_roles.c.role)
     ):
         roles[user_id].append(role)
     member_of: dict[str, list[str]] = {i: [] for i in ids}
     for user_id, team in conn.execute(
         select(team_members.c.user_id, teams.c.name)
         .join(teams, teams.c.id == team_members.c.team_id)
-        .where(team_members.c.user_id.in_(ids)).order_by(teams.c.name)
+        .where(team_members.c.user_id.in_(ids))
+        .order_by(teams.c.name)
     ):
         member_of[user_id].append(team)
-    return [
-        User(**r._mapping, roles=roles[r.id], teams=member_of[r.id]) for r in rows
-    ]
+    return [User(**r._mapping, roles=roles[r.id], teams=member_of[r.id]) for r in rows]
 
 
 def update_user(conn: Connection, handle: str, values: dict[str, Any]) -> None:
@@ -115,11 +116,16 @@ def team_row(conn: Connection, name: str) -> Row[Any]:
 
 def get_team(conn: Connection, name: str) -> Team:
     row = team_row(conn, name)
-    members = conn.execute(
-        select(users.c.handle)
-        .join(team_members, team_members.c.user_id == users.c.id)
-        .where(team_members.c.team_id == row.id).order_by(users.c.handle)
-    ).scalars().all()
+    members = (
+        conn.execute(
+            select(users.c.handle)
+            .join(team_members, team_members.c.user_id == users.c.id)
+            .where(team_members.c.team_id == row.id)
+            .order_by(users.c.handle)
+        )
+        .scalars()
+        .all()
+    )
     return Team(**row._mapping, members=list(members))
 
 
@@ -169,15 +175,21 @@ def list_keys(conn: Connection) -> list[ApiKey]:
 
 def to_key(row: Any, handle: str | None) -> ApiKey:
     return ApiKey(
-        id=row["id"], name=row["name"], scopes=row["scopes"], user=handle,
-        created_by=row["created_by"], created_at=row["created_at"],
-        last_used_at=row["last_used_at"], revoked_at=row["revoked_at"],
+        id=row["id"],
+        name=row["name"],
+        scopes=row["scopes"],
+        user=handle,
+        created_by=row["created_by"],
+        created_at=row["created_at"],
+        last_used_at=row["last_used_at"],
+        revoked_at=row["revoked_at"],
     )
 
 
 def revoke_key(conn: Connection, key_id: str, now: datetime) -> None:
     result = conn.execute(
-        update(api_keys).where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
+        update(api_keys)
+        .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
         .values(revoked_at=now)
     )
     if result.rowcount == 0 and key_with_owner(conn, key_id) is None:
