@@ -132,8 +132,9 @@ class ServerProcess:
     def env(self) -> dict[str, str]:
         return {**os.environ, "INLOOP_URL": self.url, "INLOOP_TOKEN": self.token}
 
-    def start(self) -> ServerProcess:
-        env = {**self.env(), "INLOOP_ADMIN_TOKEN": self.token}
+    def start(self, *, admin_token: bool = True) -> ServerProcess:
+        """Start and wait until it answers; without ``admin_token``, it bootstraps its own key."""
+        env = {**self.env(), "INLOOP_ADMIN_TOKEN": self.token if admin_token else ""}
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
                 [
