@@ -6,6 +6,7 @@ import json
 from typing import Annotated, Any
 
 import typer
+from rich import box
 from rich.markup import escape
 from rich.table import Table
 
@@ -42,13 +43,14 @@ def list_requests(
     if as_json:
         echo_json({"items": page.items, "next_cursor": page.next_cursor})
         return
-    table = Table("ID", "Kind", "Status", "Priority", "Assignee", "Title", "Created")
-    for column in (table.columns[0], table.columns[-1]):
-        column.no_wrap = True
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
+    for header in ("ID", "Kind", "Status", "Priority"):
+        table.add_column(header, no_wrap=True, min_width=len(header))
+    table.add_column("Title", ratio=3, min_width=12, overflow="fold")
+    table.add_column("Assignee", ratio=1, overflow="fold")
     for r in page.items:
         assigned = escape(as_text(r.assignee)) if r.assignee else ""
-        created = f"{r.created_at:%Y-%m-%d %H:%M}"
-        table.add_row(r.id, r.kind, r.status, r.priority, assigned, escape(r.title), created)
+        table.add_row(r.id, r.kind, r.status, r.priority, escape(r.title), assigned)
     out().print(table)
     if page.next_cursor:
         err().print(f"More requests: --cursor {page.next_cursor}", highlight=False)

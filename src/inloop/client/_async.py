@@ -74,7 +74,7 @@ class AsyncClient(AsyncIdentity, BaseClient):
         display: Mapping[str, Any] | None = None,
         priority: Priority | str | None = None,
         assignee: str | Sequence[str] | Mapping[str, Any] | None = None,
-        timeout: str | timedelta | None = None,  # noqa: ASYNC109  (the request's, sent to the server)
+        timeout: str | timedelta | None = None,
         escalation: str | Mapping[str, Any] | None = None,
         conversation_id: str | None = None,
         user_id: str | None = None,
@@ -137,7 +137,7 @@ class AsyncClient(AsyncIdentity, BaseClient):
         self,
         id: str,
         *,
-        timeout: float | None = None,  # noqa: ASYNC109  (it returns the open request, not raise)
+        timeout: float | None = None,
         poll: float = 30.0,
     ) -> Request:
         """Block until the request closes, in server long-polls of at most ``poll`` seconds.
