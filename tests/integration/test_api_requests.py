@@ -343,3 +343,25 @@ async def test_wait_refuses_an_out_of_range_timeout(api: httpx.AsyncClient) -> N
     request = await create(api)
     response = await api.get(f"/v1/requests/{request['id']}/wait", params={"timeout": 601})
     assert response.status_code == 422 and response.json()["error"]["field"] == "timeout"
+
+
+async def test_a_body_over_the_limit_is_a_413_and_stores_nothing(api: httpx.AsyncClient) -> None:
+    """A 2 MB context is refused with a JSON error before it is parsed."""
+    response = await api.post("/v1/requests", json={"prompt": "x", "context": "a" * 2_000_000})
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "body_too_large"
+    assert (await api.get("/v1/requests")).json()["items"] == []
+
+
+async def test_a_streamed_body_over_the_limit_is_a_413(api: httpx.AsyncClient) -> None:
+    """Without a Content-Length, the limit is counted as the body streams in."""
+
+    async def chunks():  # type: ignore[no-untyped-def]
+        yield b'{"prompt": "x", "context": "'
+        for _ in range(40):
+            yield b"a" * 65536
+        yield b'"}'
+
+    response = await api.post("/v1/requests", content=chunks(), headers={"content-type": "application/json"})
+    assert response.status_code == 413
+    assert (await api.get("/v1/requests")).json()["items"] == []

@@ -10,6 +10,7 @@ from fastapi.responses import Response
 
 from inloop._version import __version__
 from inloop.server.api import errors, events, identity, requests
+from inloop.server.api.limits import BodyLimit
 from inloop.server.api.deps import ServicesDep, json
 from inloop.server.config import Settings
 from inloop.server.services import Services, build_services
@@ -42,6 +43,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.services = services
+    app.add_middleware(BodyLimit, max_bytes=services.settings.max_body_bytes)
     errors.install(app)
     app.include_router(requests.router)
     app.include_router(events.router)

@@ -18,6 +18,7 @@ class Settings:
     # FULL survives power loss as well as a killed process; NORMAL survives a killed
     # process only, and commits faster. See docs/operations.md.
     sqlite_synchronous: str = "FULL"
+    max_body_bytes: int = 1024 * 1024
 
     @classmethod
     def from_env(
@@ -30,6 +31,7 @@ class Settings:
             port=port or int(env.get("INLOOP_PORT", "8000")),
             admin_token=env.get("INLOOP_ADMIN_TOKEN") or None,
             sqlite_synchronous=env.get("INLOOP_SQLITE_SYNCHRONOUS", "FULL").upper(),
+            max_body_bytes=int(env.get("INLOOP_MAX_BODY_BYTES", str(1024 * 1024))),
         )
 
     @property
