@@ -18,7 +18,10 @@ pytestmark = pytest.mark.e2e
 def start_ask(server: ServerProcess, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "inloop", "ask", *args],
-        env=server.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=server.env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -41,12 +44,23 @@ def finish(ask: subprocess.Popen[str]) -> tuple[int, str, str]:
 
 def test_ask_prints_the_approval_and_exits_0(server: ServerProcess) -> None:
     """Answered with approve: stdout has the answer, the exit code is 0."""
-    ask = start_ask(server, "Approve the deploy?", "--options", "approve,reject", "--assignee", "role:ops", "--timeout", "1h")
+    ask = start_ask(
+        server,
+        "Approve the deploy?",
+        "--options",
+        "approve,reject",
+        "--assignee",
+        "role:ops",
+        "--timeout",
+        "1h",
+    )
     with server.client() as http:
         request = created_request(http, ask)
         assert request["kind"] == "approval" and request["assignee"] == "role:ops"
         assert request["prompt"] == "Approve the deploy?" and request["timeout"] == "1h"
-        http.post(f"/v1/requests/{request['id']}/respond", json={"response": "approve", "comment": "go"})
+        http.post(
+            f"/v1/requests/{request['id']}/respond", json={"response": "approve", "comment": "go"}
+        )
     code, out, err = finish(ask)
     assert (code, out) == (0, "approve\n")
     assert request["id"] in err and "go" in err

@@ -362,6 +362,8 @@ async def test_a_streamed_body_over_the_limit_is_a_413(api: httpx.AsyncClient) -
             yield b"a" * 65536
         yield b'"}'
 
-    response = await api.post("/v1/requests", content=chunks(), headers={"content-type": "application/json"})
+    response = await api.post(
+        "/v1/requests", content=chunks(), headers={"content-type": "application/json"}
+    )
     assert response.status_code == 413
     assert (await api.get("/v1/requests")).json()["items"] == []

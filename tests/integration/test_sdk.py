@@ -70,7 +70,9 @@ async def test_errors_map_to_the_sdk_tree(sdk: inloop.AsyncClient) -> None:
     with pytest.raises(inloop.NotFoundError):
         await sdk.get("req_missing")
     request = await sdk.create("Ship?", options=["approve", "reject"], idempotency_key="k-1")
-    assert (await sdk.create("Ship?", options=["approve", "reject"], idempotency_key="k-1")).id == request.id
+    assert (
+        await sdk.create("Ship?", options=["approve", "reject"], idempotency_key="k-1")
+    ).id == request.id
     with pytest.raises(inloop.ConflictError) as conflict:
         await sdk.create("Other", idempotency_key="k-1")
     assert conflict.value.code == "idempotency_conflict"
@@ -82,7 +84,9 @@ async def test_errors_map_to_the_sdk_tree(sdk: inloop.AsyncClient) -> None:
         await sdk.respond(request.id, "reject")
 
 
-async def test_listing_and_iteration_follow_cursors(sdk: inloop.AsyncClient, clock: FakeClock) -> None:
+async def test_listing_and_iteration_follow_cursors(
+    sdk: inloop.AsyncClient, clock: FakeClock
+) -> None:
     """iter() walks every page; list() filters."""
     for i in range(7):
         clock.advance(seconds=1)

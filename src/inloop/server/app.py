@@ -10,8 +10,8 @@ from fastapi.responses import Response
 
 from inloop._version import __version__
 from inloop.server.api import errors, events, identity, requests
-from inloop.server.api.limits import BodyLimit
 from inloop.server.api.deps import ServicesDep, json
+from inloop.server.api.limits import BodyLimit
 from inloop.server.config import Settings
 from inloop.server.services import Services, build_services
 from inloop.server.services.clock import Clock

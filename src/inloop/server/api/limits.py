@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pydantic_core import to_json
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from inloop.server.api.errors import error_body
@@ -25,23 +26,28 @@ class BodyLimit:
             await self._refuse(send)
             return
         received = 0
+        refused = False
 
         async def limited() -> Message:
-            nonlocal received
+            nonlocal received, refused
+            if refused:
+                return {"type": "http.disconnect"}
             message = await receive()
             received += len(message.get("body", b""))
             if received > self.max_bytes:
-                raise _TooLarge
+                # Answer now; to the app the client is gone, and what it sends is dropped.
+                refused = True
+                await self._refuse(send)
+                return {"type": "http.disconnect"}
             return message
 
-        try:
-            await self.app(scope, limited, send)
-        except _TooLarge:
-            await self._refuse(send)
+        async def guarded(message: Message) -> None:
+            if not refused:
+                await send(message)
+
+        await self.app(scope, limited, guarded)
 
     async def _refuse(self, send: Send) -> None:
-        from pydantic_core import to_json  # noqa: PLC0415
-
         body = to_json(
             error_body(
                 "body_too_large", f"the request body is over the limit of {self.max_bytes} bytes"
@@ -58,7 +64,3 @@ class BodyLimit:
             }
         )
         await send({"type": "http.response.body", "body": body})
-
-
-class _TooLarge(Exception):
-    pass
