@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -12,31 +11,7 @@ from typer.testing import CliRunner
 
 import inloop
 from inloop.cli import _context, app
-
-NOW = "2026-01-01T12:00:00Z"
-Handler = Callable[[httpx.Request], httpx.Response]
-
-
-def request_json(**overrides: Any) -> dict[str, Any]:
-    """A request as the server returns it."""
-    body: dict[str, Any] = {
-        "id": "req_1",
-        "kind": "approval",
-        "status": "pending",
-        "title": "Deploy?",
-        "prompt": "Deploy?",
-        "options": [{"value": "approve"}, {"value": "reject"}],
-        "priority": "medium",
-        "created_by": "key:ak_1",
-        "created_at": NOW,
-        "updated_at": NOW,
-    }
-    return body | overrides
-
-
-def resolved(response: Any, **overrides: Any) -> dict[str, Any]:
-    fields = {"status": "resolved", "resolution": "responded", "resolved_by": "user:alice"}
-    return request_json(response=response, **(fields | overrides))
+from tests.unit.fakes import NOW, Handler, request_json, resolved
 
 
 class FakeServer:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -14,37 +13,7 @@ from pydantic import BaseModel
 
 import inloop
 from inloop.client._sse import ServerSentEvent, SSEDecoder
-
-NOW = "2026-01-01T12:00:00Z"
-Handler = Callable[[httpx.Request], httpx.Response]
-
-
-def request_json(**overrides: Any) -> dict[str, Any]:
-    """A request as the server returns it."""
-    body: dict[str, Any] = {
-        "id": "req_1",
-        "kind": "approval",
-        "status": "pending",
-        "title": "Deploy?",
-        "prompt": "Deploy?",
-        "options": [{"value": "approve"}, {"value": "reject"}],
-        "priority": "medium",
-        "created_by": "key:ak_1",
-        "created_at": NOW,
-        "updated_at": NOW,
-    }
-    return body | overrides
-
-
-def resolved(response: Any, **overrides: Any) -> dict[str, Any]:
-    return request_json(
-        status="resolved",
-        resolution="responded",
-        response=response,
-        resolved_by="user:alice",
-        resolved_at=NOW,
-        **overrides,
-    )
+from tests.unit.fakes import NOW, Handler, request_json, resolved
 
 
 def client(handler: Handler, **kwargs: Any) -> inloop.Client:
