@@ -1,0 +1,1 @@
+"""Inloop's benchmarks: ``python -m benchmarks`` (``make bench``). Never run by the tests."""

@@ -1,0 +1,54 @@
+"""``inloop serve``'s app plus one counter: did each answer find its long-poll parked?
+
+Run as ``python -m benchmarks._serve DATABASE_URL PORT`` by the HTTP round-trip benchmark.
+The app, its settings and uvicorn's options are those of ``inloop serve``; the only
+additions are a wrapper on the commit hook and ``GET /_bench/wakeups`` to read it.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import uvicorn
+
+from inloop.server.app import create_app
+from inloop.server.config import Settings
+from inloop.server.services import build_services
+from inloop.server.store.database import Published
+from inloop.server.store.migrations import upgrade
+
+
+def main(database_url: str, port: int) -> None:
+    settings = Settings.from_env(database_url=database_url, port=port)
+    upgrade(settings.database_url)
+    services = build_services(settings)
+    hub = services.hub
+    woken: list[str] = []
+    unparked: list[str] = []
+
+    def publish(published: Published) -> None:
+        for _, request in published:
+            if not request.is_open:
+                # The hub's own table of parked waiters, read before it wakes them.
+                (woken if request.id in hub._waiters else unparked).append(request.id)
+        hub.publish(published)
+
+    services.db.on_commit = publish
+    app = create_app(settings, services=services)
+
+    @app.get("/_bench/wakeups", include_in_schema=False)
+    async def wakeups() -> dict[str, object]:
+        return {"woken": len(woken), "unparked": unparked}
+
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=5,
+    )
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], int(sys.argv[2]))
