@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from inloop.domain.enums import EventType, Scope
@@ -89,10 +91,7 @@ class RequestService:
 
     async def get(self, principal: Principal, request_id: str) -> Request:
         principal.require(Scope.AGENT, Scope.RESPONDER)
-        request = await self.db.read(sql.get_request, request_id)
-        if request is None:
-            raise NotFoundError(f"no request with id {request_id!r}", field="id")
-        return request
+        return _existing(await self.db.read(sql.get_request, request_id), request_id)
 
     async def list_requests(
         self,
@@ -111,16 +110,12 @@ class RequestService:
         """Record a human's answer. The first valid answer wins; later ones get a conflict."""
         principal.require(Scope.RESPONDER)
         _check_text(comment, "comment")
-        request = await self.get(principal, request_id)
-        transition(request.status, Action.RESPOND)
-        value = validate_response(request, response)
+
+        def answer(current: Request) -> dict[str, Any]:
+            return {"response": validate_response(current, response), "comment": comment}
+
         return await self._close(
-            principal,
-            request_id,
-            Action.RESPOND,
-            EventType.RESPONDED,
-            {"response": value, "comment": comment},
-            reason=comment,
+            principal, request_id, Action.RESPOND, EventType.RESPONDED, answer, reason=comment
         )
 
     async def cancel(
@@ -128,9 +123,8 @@ class RequestService:
     ) -> Request:
         principal.require(Scope.AGENT)
         _check_text(reason, "reason")
-        await self.get(principal, request_id)
         return await self._close(
-            principal, request_id, Action.CANCEL, EventType.CANCELLED, {}, reason=reason
+            principal, request_id, Action.CANCEL, EventType.CANCELLED, lambda _: {}, reason=reason
         )
 
     async def _close(
@@ -139,31 +133,44 @@ class RequestService:
         request_id: str,
         action: Action,
         event_type: EventType,
-        values: dict[str, Any],
+        values: Callable[[Request], dict[str, Any]],
         *,
         reason: str | None,
     ) -> Request:
+        """Close an open request in one transaction: check, then a conditional update.
+
+        ``values`` computes the columns to set from the request as it stands, raising if
+        the change does not fit it (an answer of the wrong type, say).
+        """
         now = self.clock.now()
         rule = TRANSITIONS[action]
-        changes = {
-            **values,
-            "status": rule.to,
-            "resolution": rule.resolution,
-            "resolved_at": now,
-            "resolved_by": principal.actor,
-            "updated_at": now,
-        }
 
         def apply(tx: Tx) -> Request:
-            updated = sql.update_if_status(tx.conn, request_id, rule.allowed_from, changes)
-            if updated is None:  # lost a race, or closed meanwhile: say which
-                current = sql.get_request(tx.conn, request_id)
-                if current is None:
-                    raise NotFoundError(f"no request with id {request_id!r}", field="id")
-                transition(current.status, action)
+            current = _existing(sql.get_request(tx.conn, request_id), request_id)
+            transition(current.status, action)
+            changes = values(current)
+            updated = sql.update_if_status(
+                tx.conn,
+                request_id,
+                rule.allowed_from,
+                {
+                    **changes,
+                    "status": rule.to,
+                    "resolution": rule.resolution,
+                    "resolved_at": now,
+                    "resolved_by": principal.actor,
+                    "updated_at": now,
+                },
+            )
+            if updated is None:  # another replica closed it since we read it
+                transition(
+                    _existing(sql.get_request(tx.conn, request_id), request_id).status, action
+                )
                 raise AssertionError("conditional update matched no row of an open request")
-            data = {"response": values["response"]} if "response" in values else {}
-            tx.emit(self._event(request_id, event_type, principal.actor, reason, data), updated)
+            data = {"response": changes["response"]} if "response" in changes else {}
+            tx.emit(
+                self._event(request_id, event_type, principal.actor, reason, data, now), updated
+            )
             return updated
 
         return await self.db.write(apply)
@@ -195,15 +202,22 @@ class RequestService:
         actor: str,
         reason: str | None = None,
         data: dict[str, Any] | None = None,
+        at: datetime | None = None,
     ) -> NewEvent:
         return NewEvent(
             request_id=request_id,
             type=type,
             actor=actor,
             reason=reason,
-            at=self.clock.now(),
+            at=at or self.clock.now(),
             data=data or {},
         )
+
+
+def _existing(request: Request | None, request_id: str) -> Request:
+    if request is None:
+        raise NotFoundError(f"no request with id {request_id!r}", field="id")
+    return request
 
 
 def _check_text(value: str | None, field: str) -> None:

@@ -1,20 +1,31 @@
-"""Transactions on a worker thread, and the events they publish once committed.
+"""Transactions on worker threads, and the events they publish once committed.
 
 Services hand a plain function to :meth:`Database.read` or :meth:`Database.write`; it runs
-on a worker thread inside one transaction. Events appended with :meth:`Tx.emit` are stored
+on a worker thread inside a transaction. Events appended with :meth:`Tx.emit` are stored
 in that transaction and passed to ``on_commit`` only after the commit succeeded, so no
-listener ever hears of a change that was rolled back.
+listener ever hears of a change that was rolled back, and no caller is told "done"
+before its change is durable.
+
+On SQLite, one writer thread commits writes in groups: the writes that queued while the
+previous commit was syncing to disk share the next commit, each in a savepoint of its own
+so that one failing write rolls back alone. SQLite has one writer at a time anyway; this
+way the cost of a commit (and its fsync) is paid once per group instead of once per write.
+On PostgreSQL each write is a transaction of its own on the thread pool.
 """
 
 from __future__ import annotations
 
+import asyncio
+import queue
 import threading
 from collections.abc import Callable
-from typing import Concatenate, ParamSpec, TypeVar
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import orjson
-from anyio import CapacityLimiter, to_thread
-from sqlalchemy import Connection, Engine, func, insert, select
+from sqlalchemy import Connection, Engine, func, select
 
 from inloop.domain.requests import Event, NewEvent, Request
 from inloop.server.store import schema
@@ -25,6 +36,9 @@ T = TypeVar("T")
 
 Published = list[tuple[Event, Request]]
 NOTIFY_CHANNEL = "inloop_events"
+MAX_GROUP = 64
+
+_insert_event = schema.events.insert().returning(schema.events.c.id)
 
 
 class Tx:
@@ -37,38 +51,37 @@ class Tx:
     def emit(self, new: NewEvent, request: Request) -> Event:
         """Append an audit event; it is published with ``request`` after the commit."""
         row = new.model_dump()
-        event_id = self.conn.execute(
-            insert(schema.events).values(row).returning(schema.events.c.id)
-        ).scalar_one()
+        event_id = self.conn.execute(_insert_event, row).scalar_one()
         event = Event(id=event_id, **row)
         self.published.append((event, request))
         return event
 
 
 class Database:
-    def __init__(self, engine: Engine, *, origin: str = "", threads: int = 16) -> None:
+    def __init__(self, engine: Engine, *, origin: str = "", threads: int = 8) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name
         self.origin = origin  # this process, so it can skip its own NOTIFYs
         self.on_commit: Callable[[Published], None] = lambda published: None
-        # SQLite has one writer at a time; queueing writers here keeps them off SQLite's
-        # sleep-and-retry busy handler, which would add milliseconds of latency.
-        self._write_lock = threading.Lock() if self.dialect == "sqlite" else None
-        self._limiter = CapacityLimiter(threads)
+        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="inloop-db")
+        self._writer = _GroupWriter(self) if self.dialect == "sqlite" else None
 
     async def read(
         self, fn: Callable[Concatenate[Connection, P], T], *args: P.args, **kwargs: P.kwargs
     ) -> T:
-        return await to_thread.run_sync(
-            lambda: self.read_sync(fn, *args, **kwargs), limiter=self._limiter
-        )
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, partial(self.read_sync, fn, *args, **kwargs))
 
     async def write(
         self, fn: Callable[Concatenate[Tx, P], T], *args: P.args, **kwargs: P.kwargs
     ) -> T:
-        result, published = await to_thread.run_sync(
-            lambda: self._write_sync(fn, *args, **kwargs), limiter=self._limiter
-        )
+        loop = asyncio.get_running_loop()
+        job = _bind(fn, *args, **kwargs)
+        if self._writer is not None:
+            future: asyncio.Future[T] = loop.create_future()
+            self._writer.submit(_Job(job, loop, future))
+            return await future
+        result, published = await loop.run_in_executor(self._pool, self._transaction, job)
         if published:
             self.on_commit(published)
         return result
@@ -82,32 +95,117 @@ class Database:
     def write_sync(
         self, fn: Callable[Concatenate[Tx, P], T], *args: P.args, **kwargs: P.kwargs
     ) -> T:
-        result, published = self._write_sync(fn, *args, **kwargs)
+        """A write from outside the event loop (start-up work such as the bootstrap key)."""
+        result, published = self._transaction(_bind(fn, *args, **kwargs))
         if published:
             self.on_commit(published)
         return result
 
-    def _write_sync(
-        self, fn: Callable[Concatenate[Tx, P], T], *args: P.args, **kwargs: P.kwargs
-    ) -> tuple[T, Published]:
-        if self._write_lock is None:
-            return self._transaction(fn, *args, **kwargs)
-        with self._write_lock:
-            return self._transaction(fn, *args, **kwargs)
-
-    def _transaction(
-        self, fn: Callable[Concatenate[Tx, P], T], *args: P.args, **kwargs: P.kwargs
-    ) -> tuple[T, Published]:
+    def _transaction(self, job: Callable[[Tx], T]) -> tuple[T, Published]:
         with self.engine.connect().execution_options(**{WRITE: True}) as conn, conn.begin():
             tx = Tx(conn)
-            result = fn(tx, *args, **kwargs)
-            if tx.published and self.dialect == "postgresql":
-                # Delivered by PostgreSQL at commit, to the other replicas' listeners.
-                payload = orjson.dumps(
-                    {"origin": self.origin, "ids": [e.id for e, _ in tx.published]}
-                ).decode()
-                conn.execute(select(func.pg_notify(NOTIFY_CHANNEL, payload)))
+            result = job(tx)
+            self._notify(conn, tx.published)
         return result, tx.published
 
+    def _notify(self, conn: Connection, published: Published) -> None:
+        if published and self.dialect == "postgresql":
+            # Delivered by PostgreSQL at commit, to the other replicas' listeners.
+            payload = orjson.dumps({"origin": self.origin, "ids": [e.id for e, _ in published]})
+            conn.execute(select(func.pg_notify(NOTIFY_CHANNEL, payload.decode())))
+
     def dispose(self) -> None:
+        if self._writer is not None:
+            self._writer.stop()
+        self._pool.shutdown(wait=True)
         self.engine.dispose()
+
+
+def _bind(
+    fn: Callable[Concatenate[Tx, P], T], *args: P.args, **kwargs: P.kwargs
+) -> Callable[[Tx], T]:
+    return lambda tx: fn(tx, *args, **kwargs)
+
+
+@dataclass
+class _Job:
+    fn: Callable[[Tx], Any]
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[Any]
+    result: Any = None
+    error: BaseException | None = None
+    published: Published = field(default_factory=list)
+
+
+class _GroupWriter:
+    """The SQLite writer thread: runs queued writes in shared transactions."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self.thread = threading.Thread(target=self._run, name="inloop-db-writer", daemon=True)
+        self.thread.start()
+
+    def submit(self, job: _Job) -> None:
+        self.jobs.put(job)
+
+    def stop(self) -> None:
+        self.jobs.put(None)
+        self.thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while True:
+            first = self.jobs.get()
+            if first is None:
+                return
+            group = [first]
+            while len(group) < MAX_GROUP:
+                try:
+                    more = self.jobs.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    self.jobs.put(None)  # finish this group, then stop
+                    break
+                group.append(more)
+            self._commit(group)
+
+    def _commit(self, group: list[_Job]) -> None:
+        # Optimistic: the whole group in one transaction. If any write fails, roll all of
+        # them back and run each in a transaction of its own, so a failure (a lost race,
+        # say) touches only its own caller.
+        if len(group) == 1 or not self._transaction(group, isolate=False):
+            for job in group:
+                self._transaction([job], isolate=True)
+        loops = {job.loop for job in group}
+        for loop in loops:
+            mine = [job for job in group if job.loop is loop]
+            loop.call_soon_threadsafe(self.db_deliver, mine)
+
+    def _transaction(self, group: list[_Job], *, isolate: bool) -> bool:
+        """Run and commit ``group``; False (nothing kept) if a job failed and not ``isolate``."""
+        try:
+            with self.db.engine.connect().execution_options(**{WRITE: True}) as conn:
+                with conn.begin():
+                    for job in group:
+                        tx = Tx(conn)
+                        job.result = job.fn(tx)
+                        job.published = tx.published
+        except Exception as exc:
+            if not isolate:
+                return False
+            job = group[0]
+            job.error, job.published = exc, []
+        return True
+
+    def db_deliver(self, group: list[_Job]) -> None:
+        published = [item for job in group for item in job.published]
+        if published:
+            self.db.on_commit(published)
+        for job in group:
+            if job.future.done():
+                continue
+            if job.error is not None:
+                job.future.set_exception(job.error)
+            else:
+                job.future.set_result(job.result)

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Row, and_, or_, select, tuple_, update
+from sqlalchemy import Connection, Row, and_, bindparam, or_, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 
 from inloop.domain.enums import EventType, Kind, Priority, Status
@@ -35,20 +35,38 @@ def to_request(row: Row[Any]) -> Request:
     return Request.model_validate(row._mapping)
 
 
+# Statements built once: SQLAlchemy then reuses their compiled form on every call.
+_insert = requests.insert()
+_by_id = select(requests).where(requests.c.id == bindparam("request_id"))
+_by_idempotency_key = select(requests).where(
+    requests.c.created_by == bindparam("created_by"),
+    requests.c.idempotency_key == bindparam("key"),
+)
+# The SET clause comes from the parameters' column names; the bind names cannot clash.
+_update_if_status = (
+    update(requests)
+    .where(
+        requests.c.id == bindparam("_request_id"),
+        requests.c.status.in_(bindparam("_allowed", expanding=True)),
+    )
+    .returning(*requests.c)
+)
+
+
 def insert_request(conn: Connection, record: Request, fingerprint: str | None) -> bool:
     """Insert; False when a concurrent transaction stored the same idempotency key first."""
-    statement = requests.insert().values(
-        **record.model_dump(),
+    row = record.model_dump()
+    row.update(
         priority_order=record.priority.order,
         assignee_text=_assignee_text(record.assignee),
         idempotency_hash=fingerprint,
     )
     if record.idempotency_key is None:
-        conn.execute(statement)
+        conn.execute(_insert, row)
         return True
     try:
         with conn.begin_nested():
-            conn.execute(statement)
+            conn.execute(_insert, row)
     except IntegrityError:
         return False
     return True
@@ -65,7 +83,7 @@ def _assignee_text(assignee: Any) -> str | None:
 
 
 def get_request(conn: Connection, request_id: str) -> Request | None:
-    row = conn.execute(select(requests).where(requests.c.id == request_id)).first()
+    row = conn.execute(_by_id, {"request_id": request_id}).first()
     return to_request(row) if row else None
 
 
@@ -77,11 +95,7 @@ def get_requests(conn: Connection, ids: Iterable[str]) -> dict[str, Request]:
 def find_by_idempotency_key(
     conn: Connection, created_by: str, key: str
 ) -> tuple[Request, str | None] | None:
-    row = conn.execute(
-        select(requests).where(
-            requests.c.created_by == created_by, requests.c.idempotency_key == key
-        )
-    ).first()
+    row = conn.execute(_by_idempotency_key, {"created_by": created_by, "key": key}).first()
     return (to_request(row), row.idempotency_hash) if row else None
 
 
@@ -89,12 +103,8 @@ def update_if_status(
     conn: Connection, request_id: str, allowed_from: Iterable[Status], values: dict[str, Any]
 ) -> Request | None:
     """Apply ``values`` only while the status is one of ``allowed_from``; None if it was not."""
-    row = conn.execute(
-        update(requests)
-        .where(requests.c.id == request_id, requests.c.status.in_(list(allowed_from)))
-        .values(**values)
-        .returning(*requests.c)
-    ).first()
+    params = {"_request_id": request_id, "_allowed": list(allowed_from), **values}
+    row = conn.execute(_update_if_status, params).first()
     return to_request(row) if row else None
 
 
