@@ -24,7 +24,6 @@ class Sizes:
     service_concurrency: int = 16
     http_total: int = 3000
     http_agents: int = 8
-    park_delay: float = 0.005
     list_size: int = 100_000
     list_calls: int = 200
 
@@ -43,17 +42,20 @@ def run_service(backend: str, workdir: Path, sizes: Sizes) -> list[Metric]:
 
 
 def run_http(backend: str, workdir: Path, sizes: Sizes) -> list[Metric]:
-    with fresh_database(backend, workdir) as url:
-        return asyncio.run(
-            round_trip.http_round_trip(
-                backend,
-                url,
-                workdir,
-                total=sizes.http_total,
-                agents=sizes.http_agents,
-                park_delay=sizes.park_delay,
+    metrics: list[Metric] = []
+    for client in ("raw", "httpx"):
+        with fresh_database(backend, workdir) as url:
+            metrics += asyncio.run(
+                round_trip.http_round_trip(
+                    backend,
+                    url,
+                    workdir,
+                    total=sizes.http_total,
+                    agents=sizes.http_agents,
+                    client=client,
+                )
             )
-        )
+    return metrics
 
 
 def run_listing(backend: str, workdir: Path, sizes: Sizes) -> list[Metric]:

@@ -1,7 +1,7 @@
 """``inloop serve``'s app plus one counter: did each answer find its long-poll parked?
 
 Run as ``python -m benchmarks._serve DATABASE_URL PORT`` by the HTTP round-trip benchmark.
-The app, its settings and uvicorn's options are those of ``inloop serve``; the only
+The app, its settings and its uvicorn set-up (``run_app``) are those of ``inloop serve``; the only
 additions are a wrapper on the commit hook and ``GET /_bench/wakeups`` to read it.
 """
 
@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import sys
 
-import uvicorn
-
 from inloop.server.app import create_app
 from inloop.server.config import Settings
+from inloop.server.serve import run_app
 from inloop.server.services import build_services
 from inloop.server.store.database import Published
 from inloop.server.store.migrations import upgrade
@@ -40,14 +39,7 @@ def main(database_url: str, port: int) -> None:
     async def wakeups() -> dict[str, object]:
         return {"woken": len(woken), "unparked": unparked}
 
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level="warning",
-        access_log=False,
-        timeout_graceful_shutdown=5,
-    )
+    run_app(app, settings)
 
 
 if __name__ == "__main__":

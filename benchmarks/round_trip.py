@@ -9,10 +9,13 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, Protocol
 
 import httpx
 
+from benchmarks._http import RawConnection
 from benchmarks._report import Metric, Target, latency_metrics
 from benchmarks._server import ServerProcess
 from inloop.domain import NewRequest, Scope, Status
@@ -25,6 +28,11 @@ HTTP_TARGET = Target(">=", 400)
 WAKE_P99_TARGET = Target("<", 20)
 BUDGET_SECONDS = 300.0  # a stuck run is cut off rather than left hanging
 WAIT_TIMEOUT = 30.0
+
+
+class Connection(Protocol):
+    async def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]: ...
+    async def close(self) -> None: ...
 
 
 async def _loops(concurrency: int, total: int, one: object) -> float:
@@ -99,6 +107,29 @@ async def _parked(services: Services, waiter: asyncio.Task[object]) -> None:
         raise RuntimeError("the waiter did not park in the hub before the answer")
 
 
+class _HttpxConnection:
+    """httpx behind RawConnection's interface, for the comparison figure."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+
+    async def request(self, method: str, path: str, body: object = None) -> tuple[int, Any]:
+        response = await self.client.request(method, path, json=body)
+        return response.status_code, response.json()
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+
+async def _connect(server: ServerProcess, client: str) -> Connection:
+    if client == "raw":
+        return await RawConnection.open(server.port, server.headers)
+    timeout = httpx.Timeout(WAIT_TIMEOUT + 10)
+    return _HttpxConnection(
+        httpx.AsyncClient(base_url=server.url, headers=server.headers, timeout=timeout)
+    )
+
+
 async def http_round_trip(
     backend: str,
     database_url: str,
@@ -106,82 +137,83 @@ async def http_round_trip(
     *,
     total: int,
     agents: int,
-    park_delay: float,
+    client: str = "raw",
 ) -> list[Metric]:
-    """``agents`` concurrent agents over HTTP; a separate human client answers each request.
+    """``agents`` concurrent agents over HTTP/1.1 keep-alive; a human answers each request.
 
-    Each agent creates a request, sends GET /wait, and ``park_delay`` seconds later the
-    human answers. Wake latency runs from the human's response arriving to the agent's
-    long-poll response arriving. The server counts, per answer, whether the long-poll was
-    parked in its hub when the answer committed; only those count for wake latency.
+    Each agent creates a request and sends GET /wait on its own connection; as soon as the
+    wait is sent, the human answers on a third connection. Wake latency runs from the
+    human's response arriving to the agent's long-poll response arriving; the server
+    reports, per answer, whether the long-poll was parked in its hub when the answer
+    committed, and only those count for it. ``client`` is ``raw`` (the minimal client of
+    ``_http.py``) or ``httpx``.
     """
-    name = "http_round_trip"
+    name = "http_round_trip" if client == "raw" else "http_round_trip_httpx"
     with ServerProcess(database_url, workdir, instrumented=True) as server:
-        timeout = httpx.Timeout(WAIT_TIMEOUT + 10)
-        clients = [
-            httpx.AsyncClient(base_url=server.url, headers=server.headers, timeout=timeout)
-            for _ in range(agents)
-        ]
-        human = httpx.AsyncClient(
-            base_url=server.url,
-            headers=server.headers,
-            timeout=timeout,
-            limits=httpx.Limits(max_connections=agents, max_keepalive_connections=agents),
-        )
+        lanes = [[await _connect(server, client) for _ in range(3)] for _ in range(agents)]
         wakes: dict[str, float] = {}
         round_trips: list[float] = []
-        free = asyncio.Queue[httpx.AsyncClient]()
-        for client in clients:
-            free.put_nowait(client)
 
-        async def one(i: int) -> None:
-            agent = await free.get()
-            try:
+        async def lane(connections: list[Connection], jobs: Iterator[int]) -> None:
+            agent, waiting, human = connections
+            for i in jobs:
                 started = time.perf_counter()
-                created = await agent.post(
+                status, created = await agent.request(
+                    "POST",
                     "/v1/requests",
-                    json={"kind": "approval", "prompt": f"Deploy build {i}?", "priority": "high"},
+                    {"kind": "approval", "prompt": f"Deploy build {i}?", "priority": "high"},
                 )
-                created.raise_for_status()
-                request_id = created.json()["id"]
-                waiter = asyncio.create_task(
-                    agent.get(f"/v1/requests/{request_id}/wait", params={"timeout": WAIT_TIMEOUT})
+                if status != 201:
+                    raise RuntimeError(f"create answered {status}: {created}")
+                request_id = created["id"]
+                waiter = asyncio.ensure_future(
+                    waiting.request(
+                        "GET", f"/v1/requests/{request_id}/wait?timeout={WAIT_TIMEOUT:g}"
+                    )
                 )
-                await asyncio.sleep(park_delay)
-                answered = await human.post(
-                    f"/v1/requests/{request_id}/respond", json={"response": "approve"}
+                await asyncio.sleep(0)  # the wait is on the wire before the answer
+                status, _ = await human.request(
+                    "POST", f"/v1/requests/{request_id}/respond", {"response": "approve"}
                 )
                 responded = time.perf_counter()
-                answered.raise_for_status()
-                woke_response = await waiter
+                if status != 200:
+                    raise RuntimeError(f"respond answered {status}")
+                status, woke_with = await waiter
                 woke = time.perf_counter()
-                woke_response.raise_for_status()
-                if woke_response.json()["status"] != "resolved":
-                    raise RuntimeError(f"the long-poll returned {woke_response.text[:200]}")
+                if status != 200 or woke_with["status"] != "resolved":
+                    raise RuntimeError(f"the long-poll returned {status}: {woke_with}")
                 round_trips.append(woke - started)
                 wakes[request_id] = woke - responded
-            finally:
-                free.put_nowait(agent)
+
+        async def run(count: int) -> float:
+            jobs = iter(range(count))
+            started = time.perf_counter()
+            async with asyncio.timeout(BUDGET_SECONDS):
+                await asyncio.gather(*(lane(connections, jobs) for connections in lanes))
+            return time.perf_counter() - started
 
         try:
-            await _loops(agents, min(100, total), one)  # warm-up: connections, caches
-            warm = (await human.get("/_bench/wakeups")).json()
+            await run(min(100, total))  # warm-up: connections, caches
+            _, warm = await lanes[0][0].request("GET", "/_bench/wakeups")
             wakes.clear()
             round_trips.clear()
-            elapsed = await _loops(agents, total, one)
-            counts = (await human.get("/_bench/wakeups")).json()
+            elapsed = await run(total)
+            _, counts = await lanes[0][0].request("GET", "/_bench/wakeups")
         finally:
-            for client in [*clients, human]:
-                await client.aclose()
+            for connections in lanes:
+                for connection in connections:
+                    await connection.close()
     unparked = set(counts["unparked"]) - set(warm["unparked"])
     parked = [seconds for request_id, seconds in wakes.items() if request_id not in unparked]
     note = (
-        f"{total} round trips, {agents} agents, respond {park_delay * 1000:g} ms after "
-        f"the wait was sent, {elapsed:.2f} s; long-poll parked before the answer: "
-        f"{len(parked)}/{len(wakes)}"
+        f"{total} round trips, {agents} agents ({client} HTTP/1.1 client), {elapsed:.2f} s; "
+        f"long-poll parked before the answer: {len(parked)}/{len(wakes)}"
     )
+    target = HTTP_TARGET if client == "raw" else None
     return [
-        Metric(name, backend, "round trips/s", total / elapsed, "/s", HTTP_TARGET, note),
+        Metric(name, backend, "round trips/s", total / elapsed, "/s", target, note),
         *latency_metrics(name, backend, "round trip", round_trips),
-        *latency_metrics(name, backend, "wake latency", parked, p99=WAKE_P99_TARGET),
+        *latency_metrics(
+            name, backend, "wake latency", parked, p99=WAKE_P99_TARGET if target else None
+        ),
     ]

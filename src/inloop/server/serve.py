@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import gc
+
 import uvicorn
 from rich.console import Console
 from rich.panel import Panel
+from starlette.types import ASGIApp
 
 from inloop.server.app import create_app
 from inloop.server.config import Settings
@@ -32,11 +35,23 @@ def run(settings: Settings) -> None:
     elif settings.admin_token:
         lines.append("Admin credentials: the INLOOP_ADMIN_TOKEN value (Bearer token)")
     console.print(Panel("\n".join(lines), title="Inloop", expand=False))
+    run_app(create_app(settings, services=services), settings)
+
+
+def run_app(app: ASGIApp, settings: Settings) -> None:
+    """Serve ``app`` with uvicorn, tuned for many small requests."""
+    # What start-up allocated lives as long as the process: keep the collector off it,
+    # and collect the young generation less often (most request garbage is freed by
+    # reference counting anyway). This removes pauses of tens of milliseconds.
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
     uvicorn.run(
-        create_app(settings, services=services),
+        app,
         host=settings.host,
         port=settings.port,
         log_level="warning",
         access_log=False,
+        proxy_headers=False,
         timeout_graceful_shutdown=5,
     )

@@ -12,7 +12,8 @@ from inloop.domain.identity import Principal
 from inloop.server.services import Services
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
+    # async on purpose: FastAPI runs a plain def dependency on a worker thread.
     services: Services = request.app.state.services
     return services
 

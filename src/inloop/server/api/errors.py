@@ -80,6 +80,12 @@ def _path(loc: Any) -> list[str]:
 
 
 async def _http(_: Request, exc: HTTPException) -> JSONResponse:
-    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-    message = "no such route" if exc.status_code == 404 else str(exc.detail)
+    code, message = {
+        404: ("not_found", "no such route"),
+        405: ("method_not_allowed", str(exc.detail)),
+        413: (
+            "body_too_large",
+            "the request body is over the server's limit (INLOOP_MAX_BODY_BYTES)",
+        ),
+    }.get(exc.status_code, ("http_error", str(exc.detail)))
     return JSONResponse(error_body(code, message), exc.status_code, headers=exc.headers)

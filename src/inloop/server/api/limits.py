@@ -1,4 +1,8 @@
-"""Refuse request bodies over a size limit before they are read into memory."""
+"""Refuse request bodies over a size limit before they are read into memory.
+
+Starlette's own RequestBodyLimitMiddleware answers an over-long Content-Length in plain
+text; every Inloop error is JSON, so this one answers with the usual error body.
+"""
 
 from __future__ import annotations
 

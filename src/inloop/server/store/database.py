@@ -6,11 +6,12 @@ in that transaction and passed to ``on_commit`` only after the commit succeeded,
 listener ever hears of a change that was rolled back, and no caller is told "done"
 before its change is durable.
 
-On SQLite, one writer thread commits writes in groups: the writes that queued while the
-previous commit was syncing to disk share the next commit, each in a savepoint of its own
-so that one failing write rolls back alone. SQLite has one writer at a time anyway; this
-way the cost of a commit (and its fsync) is paid once per group instead of once per write.
-On PostgreSQL each write is a transaction of its own on the thread pool.
+Writes go through one writer thread that commits them in groups: the writes that queued
+while the previous commit was syncing to disk share the next transaction, so the cost of
+a commit (its fsync, its NOTIFY, its round trips) is paid once per group instead of once
+per write. SQLite has one writer at a time anyway. If any write of a group fails, the
+group is rolled back and each of its writes runs again in a transaction of its own, so a
+failure (a lost race, a bad answer) reaches only its own caller. Reads run on a pool.
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ class Database:
         self.origin = origin  # this process, so it can skip its own NOTIFYs
         self.on_commit: Callable[[Published], None] = lambda published: None
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="inloop-db")
-        self._writer = _GroupWriter(self) if self.dialect == "sqlite" else None
+        self._writer = _GroupWriter(self)
 
     async def read(
         self, fn: Callable[Concatenate[Connection, P], T], *args: P.args, **kwargs: P.kwargs
@@ -75,16 +76,9 @@ class Database:
     async def write(
         self, fn: Callable[Concatenate[Tx, P], T], *args: P.args, **kwargs: P.kwargs
     ) -> T:
-        loop = asyncio.get_running_loop()
-        job = _bind(fn, *args, **kwargs)
-        if self._writer is not None:
-            future: asyncio.Future[T] = loop.create_future()
-            self._writer.submit(_Job(job, loop, future))
-            return await future
-        result, published = await loop.run_in_executor(self._pool, self._transaction, job)
-        if published:
-            self.on_commit(published)
-        return result
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._writer.submit(_Job(_bind(fn, *args, **kwargs), future.get_loop(), future))
+        return await future
 
     def read_sync(
         self, fn: Callable[Concatenate[Connection, P], T], *args: P.args, **kwargs: P.kwargs
@@ -115,8 +109,7 @@ class Database:
             conn.execute(select(func.pg_notify(NOTIFY_CHANNEL, payload.decode())))
 
     def dispose(self) -> None:
-        if self._writer is not None:
-            self._writer.stop()
+        self._writer.stop()
         self._pool.shutdown(wait=True)
         self.engine.dispose()
 
@@ -185,12 +178,13 @@ class _GroupWriter:
     def _transaction(self, group: list[_Job], *, isolate: bool) -> bool:
         """Run and commit ``group``; False (nothing kept) if a job failed and not ``isolate``."""
         try:
-            with self.db.engine.connect().execution_options(**{WRITE: True}) as conn:
-                with conn.begin():
-                    for job in group:
-                        tx = Tx(conn)
-                        job.result = job.fn(tx)
-                        job.published = tx.published
+            connection = self.db.engine.connect().execution_options(**{WRITE: True})
+            with connection as conn, conn.begin():
+                for job in group:
+                    tx = Tx(conn)
+                    job.result = job.fn(tx)
+                    job.published = tx.published
+                self.db._notify(conn, [p for job in group for p in job.published])
         except Exception as exc:
             if not isolate:
                 return False
