@@ -22,7 +22,7 @@ run: setup ## Start Inloop on http://127.0.0.1:8000 with its embedded SQLite
 	@echo "  export INLOOP_URL=http://$(HOST):$(PORT) INLOOP_TOKEN=$$(cat $(INLOOP_HOME)/admin-token)"
 	@INLOOP_ADMIN_TOKEN=$$(cat $(INLOOP_HOME)/admin-token) $(UV) run inloop serve --host $(HOST) --port $(PORT)
 
-test: setup browsers ## Install everything and run the whole suite
+test: setup browsers lint ## Install everything, check lint and types, run the whole suite
 	@$(UV) run pytest -q
 
 lint: setup ## ruff, the formatter's check, mypy (strict) and the import rules
