@@ -37,3 +37,44 @@ def resolved(response: Any, **overrides: Any) -> dict[str, Any]:
         resolved_at=NOW,
         **overrides,
     )
+
+
+def user_json(**overrides: Any) -> dict[str, Any]:
+    """A user as the server returns it, with presence and capacity."""
+    body: dict[str, Any] = {
+        "id": "usr_1",
+        "handle": "alice",
+        "name": "Alice",
+        "roles": ["ops"],
+        "created_at": NOW,
+        "presence": "online",
+        "capacity": 5,
+        "last_active_at": NOW,
+        "open_assigned": 2,
+    }
+    return body | overrides
+
+
+#: A vote; ``stage`` is what the domain names the approval level, ``level`` what routing.md does.
+VOTE = {
+    "actor": "user:a",
+    "stage": 0,
+    "level": 0,
+    "response": "approve",
+    "comment": None,
+    "at": NOW,
+}
+
+
+def routed(**overrides: Any) -> dict[str, Any]:
+    """A request with the routing fields: candidates, assignee, level, votes."""
+    fields: dict[str, Any] = {
+        "assignee": "role:ops",
+        "candidates": ["role:ops"],
+        "assigned_to": "alice",
+        "assigned_at": NOW,
+        "level": 0,
+        "reminders": 0,
+        "votes": [],
+    }
+    return request_json(**(fields | overrides))

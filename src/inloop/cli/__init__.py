@@ -55,6 +55,7 @@ app.command(
     "4 server unreachable or refused the credentials, 130 interrupted (cancelled)."
 )(ask)
 app.add_typer(requests.app, name="requests")
+app.command()(identity.presence)
 app.add_typer(identity.users, name="users")
 app.add_typer(identity.teams, name="teams")
 app.add_typer(identity.keys, name="keys")

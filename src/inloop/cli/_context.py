@@ -101,16 +101,18 @@ def stderr() -> Console:
 
 def echo_json(value: BaseModel | Sequence[BaseModel] | dict[str, Any]) -> None:
     """Print JSON to stdout, plain, for scripts to read."""
-    typer.echo(json.dumps(_jsonable(value), indent=2, ensure_ascii=False))
+    typer.echo(json.dumps(jsonable(value), indent=2, ensure_ascii=False))
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """Models, and the dicts and lists holding them, as plain JSON values."""
     if isinstance(value, BaseModel):
-        return value.model_dump(mode="json")
+        # The SDK keeps fields a newer server sends that its models do not name yet.
+        return value.model_dump(mode="json") | jsonable(value.model_extra or {})
     if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
+        return {k: jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     return value
 
 
@@ -118,7 +120,7 @@ def as_text(value: Any) -> str:
     """A value as a person reads it: strings bare, everything else as JSON."""
     if isinstance(value, str):
         return value
-    return json.dumps(_jsonable(value), ensure_ascii=False)
+    return json.dumps(jsonable(value), ensure_ascii=False)
 
 
 def done(message: str) -> None:

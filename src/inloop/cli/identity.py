@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from inloop.cli._context import connect, done, echo_json
+from inloop.cli._context import ExitCode, connect, done, echo_json, fail
 from inloop.cli._context import stderr as err
 from inloop.cli._context import stdout as out
+from inloop.client._calls import UNSET, Unset
 from inloop.models import ApiKey, Scope, Team, User
 
 users = typer.Typer(help="Create and manage the people who answer requests.", no_args_is_help=True)
@@ -24,13 +26,27 @@ TeamName = Annotated[str, typer.Argument(help="The team's name.")]
 
 
 def _users_table(items: list[User]) -> None:
-    table = Table("Handle", "Name", "Email", "Roles", "Teams", "Disabled")
+    table = Table("Handle", "Name", "Email", "Roles", "Teams", "Disabled", "Presence", "Load")
     for u in items:
         table.add_row(
             escape(u.handle), escape(u.name), escape(u.email or ""), escape(", ".join(u.roles)),
             escape(", ".join(u.teams)), "yes" if u.disabled else "",
+            escape(getattr(u, "presence", None) or ""), _capacity(u),
         )  # fmt: skip
     out().print(table)
+
+
+def _capacity(user: User) -> str:
+    """Open assigned requests over the capacity, e.g. ``2/5`` or ``2/unlimited``.
+
+    Read by name: older servers send neither field, and then the cell stays empty.
+    """
+    if "capacity" not in user.model_fields_set:
+        return ""
+    capacity = getattr(user, "capacity", None)
+    cap = "unlimited" if capacity is None else str(capacity)
+    open_assigned = getattr(user, "open_assigned", None)
+    return cap if open_assigned is None else f"{open_assigned}/{cap}"
 
 
 @users.command("create")
@@ -75,11 +91,37 @@ def update_user(
     handle: Handle,
     name: Annotated[str | None, typer.Option()] = None,
     email: Annotated[str | None, typer.Option()] = None,
+    capacity: Annotated[
+        int | None, typer.Option(min=0, help="Most open requests assigned to them at once.")
+    ] = None,
+    unlimited: Annotated[bool, typer.Option("--unlimited", help="Remove the capacity.")] = False,
 ) -> None:
-    """Change a user's name or email."""
+    """Change a user's name, email or capacity."""
+    if unlimited and capacity is not None:
+        fail("--capacity and --unlimited exclude each other", ExitCode.USAGE)
+    cap: int | Unset | None = None if unlimited else UNSET if capacity is None else capacity
     with connect(ctx) as client:
-        user = client.update_user(handle, name=name, email=email)
+        user = client.update_user(handle, name=name, email=email, capacity=cap)
     done(f"Updated user {user.handle}")
+
+
+class Presence(StrEnum):
+    ONLINE = "online"
+    AWAY = "away"
+    OFFLINE = "offline"
+
+
+def presence(
+    ctx: typer.Context,
+    state: Annotated[Presence, typer.Argument(help="online, away or offline.")],
+    user: Annotated[
+        str | None, typer.Option(help="Set this user's instead of yours (admin).")
+    ] = None,
+) -> None:
+    """Say whether you are online, away or offline; offline users get no new requests."""
+    with connect(ctx) as client:
+        changed = client.set_presence(state.value, user=user)
+    done(f"{changed.handle} is {getattr(changed, 'presence', None) or state.value}")
 
 
 @users.command("disable")

@@ -3,23 +3,38 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Annotated, Any
 
 import typer
+from pydantic import BaseModel
 from rich import box
 from rich.markup import escape
 from rich.table import Table
 
-from inloop.cli._context import ExitCode, as_text, connect, done, echo_json, fail, parse_json
+from inloop.cli._context import (
+    ExitCode,
+    as_text,
+    connect,
+    done,
+    echo_json,
+    fail,
+    jsonable,
+    parse_json,
+)
 from inloop.cli._context import stderr as err
 from inloop.cli._context import stdout as out
 from inloop.models import Event, Kind, Priority, Request, Status
 
-app = typer.Typer(help="List, inspect, answer and cancel requests.", no_args_is_help=True)
+app = typer.Typer(
+    help="List, inspect, claim, hand on, answer and cancel requests.", no_args_is_help=True
+)
 
 _YES = {"yes", "y", "true"}
 _NO = {"no", "n", "false"}
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+RequestId = Annotated[str, typer.Argument(help="The request id.")]
+Reason = Annotated[str | None, typer.Option(help="Recorded in the audit log.")]
 
 
 @app.command("ls")
@@ -48,9 +63,11 @@ def list_requests(
         table.add_column(header, no_wrap=True, min_width=len(header))
     table.add_column("Title", ratio=3, min_width=12, overflow="fold")
     table.add_column("Assignee", ratio=1, overflow="fold")
+    table.add_column("Assigned to", no_wrap=True)
     for r in page.items:
-        assigned = escape(as_text(r.assignee)) if r.assignee else ""
-        table.add_row(r.id, r.kind, r.status, r.priority, escape(r.title), assigned)
+        assignee = escape(as_text(r.assignee)) if r.assignee else ""
+        assigned_to = escape(getattr(r, "assigned_to", None) or "")
+        table.add_row(r.id, r.kind, r.status, r.priority, escape(r.title), assignee, assigned_to)
     out().print(table)
     if page.next_cursor:
         err().print(f"More requests: --cursor {page.next_cursor}", highlight=False)
@@ -70,6 +87,9 @@ def show(
         echo_json({"request": request, "events": events})
         return
     _print_request(request)
+    votes = getattr(request, "votes", None)
+    if votes:
+        _print_votes(votes)
     _print_events(events)
 
 
@@ -82,23 +102,71 @@ def _print_request(r: Request) -> None:
         ("priority", r.priority), ("title", r.title), ("prompt", r.prompt),
         ("description", r.description),
         ("options", ", ".join(o.value for o in r.options) if r.options else None),
-        ("assignee", r.assignee), ("context", r.context), ("created", r.created_at),
+        ("assignee", r.assignee), *_routing_rows(r), ("context", r.context),
+        ("created", r.created_at),
         ("created by", r.created_by), ("due", r.due_at), ("response", r.response),
         ("comment", r.comment), ("resolved by", r.resolved_by), ("resolved", r.resolved_at),
     ]  # fmt: skip
     for name, value in rows:
         if value is not None:
-            shown = json.dumps(value, indent=2) if isinstance(value, dict | list) else str(value)
+            structured = isinstance(value, dict | list | BaseModel)
+            shown = json.dumps(jsonable(value), indent=2) if structured else str(value)
             grid.add_row(name, escape(shown))
     out().print(grid)
+
+
+def _routing_rows(r: Request) -> list[tuple[str, Any]]:
+    """Who may answer and who holds it; read by name, as older servers send none of it."""
+    candidates = getattr(r, "candidates", None)
+    approvals = getattr(r, "approvals", None)
+    return [
+        ("candidates", _refs(candidates) if candidates else None),
+        ("assigned to", getattr(r, "assigned_to", None)),
+        ("assigned", getattr(r, "assigned_at", None)),
+        # 0 is where every request starts: only a level reached by escalating is news.
+        ("level", getattr(r, "level", None) or None),
+        ("stage", getattr(r, "stage", None) if approvals else None),
+        ("reminders", getattr(r, "reminders", None) or None),
+        ("approvals", approvals),
+        ("quorum", getattr(r, "quorum", None)),
+        ("assignment", getattr(r, "assignment", None)),
+    ]
+
+
+def _print_votes(votes: list[Any]) -> None:
+    table = Table(
+        "Stage", "Actor", "Response", "Comment", "At", title="Votes", title_justify="left"
+    )
+    for vote in votes:
+        stage, level, actor, response, comment, at = (
+            _part(vote, name) for name in ("stage", "level", "actor", "response", "comment", "at")
+        )
+        table.add_row(
+            str(stage if stage is not None else level), escape(actor or ""),
+            escape(as_text(response)), escape(comment or ""), escape(_moment(at)),
+        )  # fmt: skip
+    out().print(table)
+
+
+def _part(item: Any, name: str) -> Any:
+    """A field of a vote, whether the SDK read it as a model or kept it as JSON."""
+    return item.get(name) if isinstance(item, dict) else getattr(item, name, None)
+
+
+def _moment(value: datetime | str | None) -> str:
+    """A time as people read it; a vote's time may still be the server's ISO text."""
+    if isinstance(value, str):
+        try:
+            return _moment(datetime.fromisoformat(value))
+        except ValueError:
+            return value
+    return f"{value:%Y-%m-%d %H:%M:%S}" if value is not None else ""
 
 
 def _print_events(events: list[Event]) -> None:
     table = Table("#", "Type", "Actor", "Reason", "At", title="Events", title_justify="left")
     for e in events:
-        table.add_row(
-            str(e.id), e.type, escape(e.actor), escape(e.reason or ""), f"{e.at:%Y-%m-%d %H:%M:%S}"
-        )
+        table.add_row(str(e.id), e.type, escape(e.actor), escape(e.reason or ""), _moment(e.at))
     out().print(table)
 
 
@@ -129,12 +197,60 @@ def _coerce(request: Request, value: str) -> Any:
 
 
 @app.command("cancel")
-def cancel(
-    ctx: typer.Context,
-    id: Annotated[str, typer.Argument(help="The request id.")],
-    reason: Annotated[str | None, typer.Option(help="Recorded in the audit log.")] = None,
-) -> None:
+def cancel(ctx: typer.Context, id: RequestId, reason: Reason = None) -> None:
     """Cancel an open request."""
     with connect(ctx) as client:
         request = client.cancel(id, reason=reason)
     done(f"Cancelled {request.id}")
+
+
+@app.command("claim")
+def claim(ctx: typer.Context, id: RequestId) -> None:
+    """Take a request: it is assigned to you until you answer or release it."""
+    with connect(ctx) as client:
+        request = client.claim(id)
+    done(f"Claimed {request.id}{_holder(request)}")
+
+
+@app.command("release")
+def release(ctx: typer.Context, id: RequestId, reason: Reason = None) -> None:
+    """Give a request you hold back to its candidates."""
+    with connect(ctx) as client:
+        request = client.release(id, reason=reason)
+    done(f"Released {request.id}{_holder(request)}")
+
+
+@app.command("reassign")
+def reassign(
+    ctx: typer.Context,
+    id: RequestId,
+    to: Annotated[str, typer.Argument(help="user:<handle>, role:<name> or team:<name>.")],
+    reason: Reason = None,
+) -> None:
+    """Hand a request to a user, or make a role or team its candidates."""
+    with connect(ctx) as client:
+        request = client.reassign(id, to, reason=reason)
+    done(f"Reassigned {request.id}{_holder(request)}")
+
+
+@app.command("escalate")
+def escalate(ctx: typer.Context, id: RequestId, reason: Reason = None) -> None:
+    """Run a request's escalation now, as if its timeout had passed."""
+    with connect(ctx) as client:
+        request = client.escalate(id, reason=reason)
+    done(f"Escalated {request.id}{_holder(request)}")
+
+
+def _holder(request: Request) -> str:
+    """Where a request stands now: who holds it, or who may claim it."""
+    if request.resolution is not None:
+        return f": {request.resolution}"
+    if assigned_to := getattr(request, "assigned_to", None):
+        return f": assigned to {assigned_to}"
+    if candidates := getattr(request, "candidates", None):
+        return f": pending for {_refs(candidates)}"
+    return ""
+
+
+def _refs(refs: list[str]) -> str:
+    return ", ".join("any responder" if ref == "*" else ref for ref in refs)

@@ -14,13 +14,14 @@ from pydantic import BaseModel
 from inloop.client import _calls as calls
 from inloop.client._base import DEFAULT_TIMEOUT, BaseClient, CreateOptions, RequestFilters
 from inloop.client._identity import AsyncIdentity
+from inloop.client._routing import AsyncRouting
 from inloop.client._sse import SSEDecoder
 from inloop.models import Answer, Event, Health, Kind, Option, Page, Priority, Request, Status
 
 T = TypeVar("T")
 
 
-class AsyncClient(AsyncIdentity, BaseClient):
+class AsyncClient(AsyncRouting, AsyncIdentity, BaseClient):
     """Talks to an Inloop server without blocking the event loop; see ``Client``.
 
     Close it with ``await client.close()``, or use it as an async context manager.
@@ -76,6 +77,9 @@ class AsyncClient(AsyncIdentity, BaseClient):
         assignee: str | Sequence[str] | Mapping[str, Any] | None = None,
         timeout: str | timedelta | None = None,
         escalation: str | Mapping[str, Any] | None = None,
+        approvals: Sequence[Mapping[str, Any]] | None = None,
+        quorum: Mapping[str, Any] | None = None,
+        assignment: Mapping[str, Any] | None = None,
         conversation_id: str | None = None,
         user_id: str | None = None,
         metadata: Mapping[str, Any] | None = None,
@@ -86,6 +90,7 @@ class AsyncClient(AsyncIdentity, BaseClient):
 
         ``response_schema`` may be a pydantic model class: its JSON Schema is sent. With an
         ``idempotency_key``, a retried create returns the first request instead of a second.
+        ``approvals`` (levels), ``quorum`` and ``assignment`` are described in docs/routing.md.
         """
         fields = {k: v for k, v in locals().items() if k not in ("self", "prompt")}
         del fields["idempotency_key"]

@@ -17,7 +17,7 @@ import httpx
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from inloop._version import __version__
-from inloop.client._calls import Call
+from inloop.client._calls import Call, read
 from inloop.client._sse import ServerSentEvent
 from inloop.errors import (
     APIError,
@@ -53,6 +53,9 @@ class CreateOptions(TypedDict, total=False):
     assignee: str | Sequence[str] | Mapping[str, Any] | None
     timeout: str | timedelta | None
     escalation: str | Mapping[str, Any] | None
+    approvals: Sequence[Mapping[str, Any]] | None
+    quorum: Mapping[str, Any] | None
+    assignment: Mapping[str, Any] | None
     conversation_id: str | None
     user_id: str | None
     metadata: Mapping[str, Any] | None
@@ -182,9 +185,7 @@ class BaseClient:
         """The (event, request) pair a stream message carries; None for other messages."""
         try:
             payload = json.loads(message.data)
-            return Event.model_validate(payload["event"]), Request.model_validate(
-                payload["request"]
-            )
+            return read(Event, payload["event"]), read(Request, payload["request"])
         except (ValueError, KeyError, TypeError):
             return None
 

@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
-from typing import Any, Generic, TypeVar
+from typing import Any, Final, Generic, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -22,6 +22,18 @@ from inloop.models import ApiKey, CreatedApiKey, Event, Health, Me, Page, Reques
 
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
+
+
+class Unset(Enum):
+    """The type of ``UNSET``: an argument that was not given, where None means something."""
+
+    UNSET = "UNSET"
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET: Final = Unset.UNSET
 
 
 @dataclass(frozen=True)
@@ -39,14 +51,22 @@ class Call(Generic[T]):
     stream: bool = False
 
 
+def read(model: type[M], data: Any) -> M:
+    """``data`` as a ``model``, keeping the fields a newer server sends that it does not name.
+
+    They stay readable as attributes (``request.candidates``) and in ``model_extra``.
+    """
+    return model.model_validate(data, extra="allow")
+
+
 def one(model: type[M]) -> Callable[[httpx.Response], M]:
     """A parser for a body that is one ``model``."""
-    return lambda response: model.model_validate(response.json())
+    return lambda response: read(model, response.json())
 
 
 def items(model: type[M]) -> Callable[[httpx.Response], list[M]]:
     """A parser for an ``{"items": [...]}`` body."""
-    return lambda response: [model.model_validate(item) for item in response.json()["items"]]
+    return lambda response: [read(model, item) for item in response.json()["items"]]
 
 
 def nothing(response: httpx.Response) -> None:
@@ -55,7 +75,7 @@ def nothing(response: httpx.Response) -> None:
 
 def _page(response: httpx.Response) -> Page[Request]:
     body = response.json()
-    return Page([Request.model_validate(item) for item in body["items"]], body.get("next_cursor"))
+    return Page([read(Request, item) for item in body["items"]], body.get("next_cursor"))
 
 
 def segment(value: str) -> str:
@@ -123,6 +143,25 @@ def cancel(id: str, reason: str | None) -> Call[Request]:
     return Call("POST", f"/v1/requests/{segment(id)}/cancel", one(Request), body=body)
 
 
+def claim(id: str) -> Call[Request]:
+    return Call("POST", f"/v1/requests/{segment(id)}/claim", one(Request))
+
+
+def release(id: str, reason: str | None) -> Call[Request]:
+    body = json_body({"reason": reason})
+    return Call("POST", f"/v1/requests/{segment(id)}/release", one(Request), body=body)
+
+
+def reassign(id: str, to: str, reason: str | None) -> Call[Request]:
+    body = json_body({"to": to, "reason": reason})
+    return Call("POST", f"/v1/requests/{segment(id)}/reassign", one(Request), body=body)
+
+
+def escalate(id: str, reason: str | None) -> Call[Request]:
+    body = json_body({"reason": reason})
+    return Call("POST", f"/v1/requests/{segment(id)}/escalate", one(Request), body=body)
+
+
 def wait(id: str, seconds: int) -> Call[Request]:
     """One long-poll: the server answers when the request closes or ``seconds`` pass."""
     path = f"/v1/requests/{segment(id)}/wait"
@@ -152,6 +191,20 @@ def health() -> Call[Health]:
 def user(method: str, handle: str, body: Any = None) -> Call[User]:
     """A call on one user: read, update."""
     return Call(method, f"/v1/users/{segment(handle)}", one(User), body=body)
+
+
+def update_user(handle: str, fields: Mapping[str, Any], capacity: int | Unset | None) -> Call[User]:
+    """``PATCH /v1/users/{handle}``: the given fields; ``capacity=None`` clears it."""
+    body = json_body(fields)
+    if capacity is not UNSET:
+        body["capacity"] = capacity
+    return user("PATCH", handle, body)
+
+
+def presence(value: str, handle: str | None) -> Call[User]:
+    """Set the caller's presence, or with a handle, that user's."""
+    path = "/v1/me/presence" if handle is None else f"/v1/users/{segment(handle)}/presence"
+    return Call("PUT", path, one(User), body=json_body({"presence": value}))
 
 
 def role(method: str, handle: str, role: str) -> Call[User]:

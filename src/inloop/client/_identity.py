@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import TypeVar
 
 from inloop.client import _calls as calls
+from inloop.client._calls import UNSET, Unset
 from inloop.models import ApiKey, CreatedApiKey, Me, Role, Scope, Team, User
 
 T = TypeVar("T")
@@ -52,15 +53,15 @@ class SyncIdentity:
         name: str | None = None,
         email: str | None = None,
         disabled: bool | None = None,
+        capacity: int | Unset | None = UNSET,
     ) -> User:
-        """Change the given fields of a user; ``disabled=True`` locks them out (admin)."""
-        return self._send(
-            calls.user(
-                "PATCH",
-                handle,
-                calls.json_body({"name": name, "email": email, "disabled": disabled}),
-            )
-        )
+        """Change the given fields of a user (admin).
+
+        ``disabled=True`` locks them out. ``capacity`` caps their open assigned requests;
+        ``capacity=None`` lifts the cap.
+        """
+        fields = {"name": name, "email": email, "disabled": disabled}
+        return self._send(calls.update_user(handle, fields, capacity))
 
     def grant_role(self, handle: str, role: str) -> User:
         """Give a user a role (admin)."""
@@ -151,15 +152,15 @@ class AsyncIdentity:
         name: str | None = None,
         email: str | None = None,
         disabled: bool | None = None,
+        capacity: int | Unset | None = UNSET,
     ) -> User:
-        """Change the given fields of a user; ``disabled=True`` locks them out (admin)."""
-        return await self._send(
-            calls.user(
-                "PATCH",
-                handle,
-                calls.json_body({"name": name, "email": email, "disabled": disabled}),
-            )
-        )
+        """Change the given fields of a user (admin).
+
+        ``disabled=True`` locks them out. ``capacity`` caps their open assigned requests;
+        ``capacity=None`` lifts the cap.
+        """
+        fields = {"name": name, "email": email, "disabled": disabled}
+        return await self._send(calls.update_user(handle, fields, capacity))
 
     async def grant_role(self, handle: str, role: str) -> User:
         """Give a user a role (admin)."""

@@ -14,13 +14,14 @@ from pydantic import BaseModel
 from inloop.client import _calls as calls
 from inloop.client._base import DEFAULT_TIMEOUT, BaseClient, CreateOptions, RequestFilters
 from inloop.client._identity import SyncIdentity
+from inloop.client._routing import SyncRouting
 from inloop.client._sse import SSEDecoder
 from inloop.models import Answer, Event, Health, Kind, Option, Page, Priority, Request, Status
 
 T = TypeVar("T")
 
 
-class Client(SyncIdentity, BaseClient):
+class Client(SyncRouting, SyncIdentity, BaseClient):
     """Talks to an Inloop server. ``base_url`` defaults to ``$INLOOP_URL``, ``token`` to
     ``$INLOOP_TOKEN``. Close it, or use it as a context manager."""
 
@@ -72,6 +73,9 @@ class Client(SyncIdentity, BaseClient):
         assignee: str | Sequence[str] | Mapping[str, Any] | None = None,
         timeout: str | timedelta | None = None,
         escalation: str | Mapping[str, Any] | None = None,
+        approvals: Sequence[Mapping[str, Any]] | None = None,
+        quorum: Mapping[str, Any] | None = None,
+        assignment: Mapping[str, Any] | None = None,
         conversation_id: str | None = None,
         user_id: str | None = None,
         metadata: Mapping[str, Any] | None = None,
@@ -82,6 +86,7 @@ class Client(SyncIdentity, BaseClient):
 
         ``response_schema`` may be a pydantic model class: its JSON Schema is sent. With an
         ``idempotency_key``, a retried create returns the first request instead of a second.
+        ``approvals`` (levels), ``quorum`` and ``assignment`` are described in docs/routing.md.
         """
         fields = {k: v for k, v in locals().items() if k not in ("self", "prompt")}
         del fields["idempotency_key"]
