@@ -92,7 +92,7 @@ def update_user(
     name: Annotated[str | None, typer.Option()] = None,
     email: Annotated[str | None, typer.Option()] = None,
     capacity: Annotated[
-        int | None, typer.Option(min=0, help="Most open requests assigned to them at once.")
+        int | None, typer.Option(min=1, help="Most open requests assigned to them at once.")
     ] = None,
     unlimited: Annotated[bool, typer.Option("--unlimited", help="Remove the capacity.")] = False,
 ) -> None:
