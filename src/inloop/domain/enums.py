@@ -27,8 +27,13 @@ class Priority(StrEnum):
         """Sort position: urgent first (0), low last (3)."""
         return _PRIORITY_ORDER[self]
 
+    def raised(self) -> Priority:
+        """One step more urgent (urgent stays urgent)."""
+        return _BY_ORDER[max(0, self.order - 1)]
+
 
 _PRIORITY_ORDER = {Priority.URGENT: 0, Priority.HIGH: 1, Priority.MEDIUM: 2, Priority.LOW: 3}
+_BY_ORDER = {order: priority for priority, order in _PRIORITY_ORDER.items()}
 
 
 class Status(StrEnum):
@@ -63,6 +68,26 @@ class EventType(StrEnum):
     CREATED = "created"
     RESPONDED = "responded"
     CANCELLED = "cancelled"
+    ASSIGNED = "assigned"
+    CLAIMED = "claimed"
+    RELEASED = "released"
+    REASSIGNED = "reassigned"
+    ROUTING_FAILED = "routing_failed"
+    TRANSFERRED = "transferred"
+    ESCALATED = "escalated"
+    REMINDED = "reminded"
+    QUEUED = "queued"
+    TIMED_OUT = "timed_out"
+    AUTO_APPROVED = "auto_approved"
+    AUTO_REJECTED = "auto_rejected"
+    VOTED = "voted"
+    ADVANCED = "advanced"
+
+
+class Presence(StrEnum):
+    ONLINE = "online"
+    AWAY = "away"
+    OFFLINE = "offline"
 
 
 class Scope(StrEnum):

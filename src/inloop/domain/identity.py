@@ -9,7 +9,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
-from inloop.domain.enums import Scope
+from inloop.domain.enums import Presence, Scope
 from inloop.domain.errors import PermissionDeniedError
 
 HANDLE = re.compile(r"[A-Za-z0-9_.@+-]{1,100}")
@@ -34,7 +34,22 @@ class Principal:
     scopes: frozenset[Scope]
     user_id: str | None = None
     key_id: str | None = None
+    handle: str | None = None
     roles: frozenset[str] = field(default_factory=frozenset)
+    teams: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def refs(self) -> frozenset[str]:
+        """The candidate refs that name this principal; ``*`` (anyone) for responders."""
+        anyone = {"*"} if self.is_admin or Scope.RESPONDER in self.scopes else set()
+        if self.handle is None:
+            return frozenset(anyone)
+        return frozenset(
+            anyone
+            | {f"user:{self.handle}"}
+            | {f"role:{r}" for r in self.roles}
+            | {f"team:{t}" for t in self.teams}
+        )
 
     @property
     def is_admin(self) -> bool:
@@ -75,6 +90,15 @@ class UserUpdate(BaseModel):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     email: str | None = Field(default=None, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
     disabled: bool | None = None
+    capacity: int | None = Field(
+        default=None, ge=1, le=10_000, description="Most open assigned requests; null: no limit."
+    )
+
+
+class PresenceUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    presence: Presence
 
 
 class User(BaseModel):
@@ -86,6 +110,10 @@ class User(BaseModel):
     roles: list[str] = Field(default_factory=list)
     teams: list[str] = Field(default_factory=list)
     created_at: datetime
+    presence: Presence = Presence.ONLINE
+    capacity: int | None = None
+    last_active_at: datetime | None = None
+    open_assigned: int = 0
 
 
 class NewTeam(BaseModel):

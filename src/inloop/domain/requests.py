@@ -12,11 +12,15 @@ from inloop.domain.durations import parse_duration
 from inloop.domain.enums import EventType, Kind, Priority, Resolution, Status
 from inloop.domain.errors import InvalidError
 from inloop.domain.specs import (
+    ApprovalStage,
     Assignee,
+    Assignment,
     Display,
     Duration,
     Escalation,
     Option,
+    Quorum,
+    candidate_refs,
     escalation_actions,
 )
 
@@ -53,6 +57,9 @@ class NewRequest(BaseModel):
     user_id: str | None = Field(default=None, min_length=1, max_length=200)
     metadata: dict[str, Any] = Field(default_factory=dict)
     callback_url: AnyHttpUrl | None = None
+    assignment: Assignment | None = None
+    approvals: list[ApprovalStage] | None = Field(default=None, min_length=1, max_length=20)
+    quorum: Quorum | None = None
 
     @field_validator("options", mode="before")
     @classmethod
@@ -95,7 +102,17 @@ class NewRequest(BaseModel):
                 f"not {kind.value}",
                 "escalation",
             )
-        if self.escalation is not None and self.timeout is None:
+        if self.approvals is not None or self.quorum is not None:
+            field = "approvals" if self.approvals is not None else "quorum"
+            if kind != Kind.APPROVAL:
+                raise _invalid(f"{field} go with kind approval, not {kind.value}", field)
+            if self.approvals is not None and self.quorum is not None:
+                raise _invalid("give approvals (levels) or a quorum, not both", field)
+            if self.assignee is not None:
+                raise _invalid(
+                    f"with {field}, who approves is said there: leave assignee out", "assignee"
+                )
+        if self.escalation is not None and self.timeout is None and self.approvals is None:
             raise _invalid(
                 "an escalation needs a timeout: it acts when the timeout passes", "timeout"
             )
@@ -141,6 +158,16 @@ def check_schema(schema: dict[str, Any]) -> None:
         ) from None
 
 
+class Vote(BaseModel):
+    """One human's answer to a multi-level or quorum approval."""
+
+    actor: str
+    stage: int
+    response: Any
+    comment: str | None = None
+    at: datetime
+
+
 class Request(BaseModel):
     """A request as stored: what was asked, where it stands, how it ended."""
 
@@ -172,6 +199,18 @@ class Request(BaseModel):
     resolved_by: str | None = None
     response: Any = None
     comment: str | None = None
+    assignment: Assignment | None = None
+    approvals: list[ApprovalStage] | None = None
+    quorum: Quorum | None = None
+    candidates: list[str] = Field(
+        default_factory=list, description="Refs of who may answer; '*' means any responder."
+    )
+    assigned_to: str | None = Field(default=None, description="Handle of the assignee.")
+    assigned_at: datetime | None = None
+    level: int = Field(default=0, description="Escalation level reached; 0 is the first.")
+    stage: int = Field(default=0, description="Approval stage reached (with approvals).")
+    reminders: int = Field(default=0, description="Reminders sent at this level.")
+    votes: list[Vote] = Field(default_factory=list)
 
     @property
     def is_open(self) -> bool:
@@ -201,7 +240,7 @@ def new_record(
     data = new.model_dump(exclude={"callback_url"})
     # Assignee and escalation are stored as given: without the defaults of unset keys.
     data.update(new.model_dump(include={"assignee", "escalation"}, exclude_none=True))
-    return Request(
+    request = Request(
         **data,
         id=id,
         status=Status.PENDING,
@@ -210,8 +249,26 @@ def new_record(
         created_by=created_by,
         created_at=now,
         updated_at=now,
-        due_at=new.due_at(now),
     )
+    request.candidates = stage_candidates(request, 0)
+    timeout = stage_timeout(request, 0)
+    request.due_at = now + parse_duration(timeout) if timeout else None
+    return request
+
+
+def stage_candidates(request: Request, stage: int) -> list[str]:
+    """Who may answer at ``stage``: the stage's assignee, the quorum, or the assignee spec."""
+    if request.approvals:
+        return candidate_refs(request.approvals[stage].assignee)
+    if request.quorum:
+        return list(request.quorum.of)
+    return candidate_refs(request.assignee)
+
+
+def stage_timeout(request: Request, stage: int) -> str | None:
+    if request.approvals:
+        return request.approvals[stage].timeout or request.timeout
+    return request.timeout
 
 
 class Event(BaseModel):

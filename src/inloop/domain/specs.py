@@ -53,9 +53,23 @@ class Option(_Strict):
     description: str | None = Field(default=None, max_length=2000)
 
 
+class Transfer(_Strict):
+    transfer: AssigneeRef
+
+
+Fallback = Literal["queue", "escalate"] | Transfer
+
+
 class AssigneeStrategy(_Strict):
     strategy: Literal["round_robin", "least_busy"]
     pool: AssigneeRef | list[AssigneeRef] = Field(min_length=1)
+    fallback: Fallback | None = Field(
+        default=None, description="When nobody in the pool can take it; server default: queue."
+    )
+
+    @property
+    def refs(self) -> list[str]:
+        return [self.pool] if isinstance(self.pool, str) else list(self.pool)
 
 
 def _shape(value: Any) -> str:
@@ -115,11 +129,48 @@ Escalation = Annotated[
 ]
 
 
+class Assignment(_Strict):
+    """What happens when nobody is assigned within ``timeout`` (agentAssignedTimeoutSeconds)."""
+
+    timeout: Duration
+    action: Literal["escalate", "transfer", "auto_approve", "auto_reject", "cancel"]
+    to: AssigneeRef | None = None
+
+    @model_validator(mode="after")
+    def _target(self) -> Assignment:
+        if (self.action == "transfer") != (self.to is not None):
+            raise ValueError("'to' goes with action 'transfer', which needs it")
+        return self
+
+
+class ApprovalStage(_Strict):
+    assignee: Assignee
+    timeout: Duration | None = None
+
+
+class Quorum(_Strict):
+    quorum: int = Field(ge=1, le=100)
+    of: list[AssigneeRef] = Field(min_length=1)
+    veto: bool = False
+
+
 class Display(_Strict):
     """Hints for how the desk lays out the context."""
 
     layout: Literal["stacked", "side-by-side"] = "stacked"
     highlight: list[str] = Field(default_factory=list, max_length=50)
+
+
+def candidate_refs(assignee: Any) -> list[str]:
+    """The refs of who may answer, from an assignee spec as stored (``*``: anyone)."""
+    if assignee is None:
+        return ["*"]
+    if isinstance(assignee, str):
+        return [assignee]
+    if isinstance(assignee, list):
+        return list(assignee)
+    pool: str | list[str] = assignee["pool"] if isinstance(assignee, dict) else assignee.pool
+    return [pool] if isinstance(pool, str) else list(pool)
 
 
 def escalation_actions(escalation: Any) -> set[str]:

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.responses import Response
 
 from inloop._version import __version__
-from inloop.server.api import errors, events, identity, requests
+from inloop.server.api import assignment, errors, events, identity, requests
 from inloop.server.api.deps import ServicesDep, json
 from inloop.server.api.limits import BodyLimit
 from inloop.server.config import Settings
@@ -29,9 +29,11 @@ def create_app(
         relay = PgRelay(services.db, services.hub) if services.db.dialect == "postgresql" else None
         if relay is not None:
             await relay.start()
+        await services.scheduler.start()
         try:
             yield
         finally:
+            await services.scheduler.stop()
             if relay is not None:
                 await relay.stop()
             services.close()
@@ -46,6 +48,7 @@ def create_app(
     app.add_middleware(BodyLimit, max_bytes=services.settings.max_body_bytes)
     errors.install(app)
     app.include_router(requests.router)
+    app.include_router(assignment.router)
     app.include_router(events.router)
     app.include_router(identity.router)
 

@@ -19,6 +19,12 @@ class Settings:
     # process only, and commits faster. See docs/operations.md.
     sqlite_synchronous: str = "FULL"
     max_body_bytes: int = 1024 * 1024
+    # Routing and escalation (docs/routing.md).
+    escalate_to: str = "role:admin"
+    routing_fallback: str = "queue"
+    away_after: str = "15m"
+    offline_grace: str = "5m"
+    scheduler_batch: int = 500
 
     @classmethod
     def from_env(
@@ -32,6 +38,11 @@ class Settings:
             admin_token=env.get("INLOOP_ADMIN_TOKEN") or None,
             sqlite_synchronous=env.get("INLOOP_SQLITE_SYNCHRONOUS", "FULL").upper(),
             max_body_bytes=int(env.get("INLOOP_MAX_BODY_BYTES", str(1024 * 1024))),
+            escalate_to=env.get("INLOOP_ESCALATE_TO", "role:admin"),
+            routing_fallback=env.get("INLOOP_ROUTING_FALLBACK", "queue"),
+            away_after=env.get("INLOOP_AWAY_AFTER", "15m"),
+            offline_grace=env.get("INLOOP_OFFLINE_GRACE", "5m"),
+            scheduler_batch=int(env.get("INLOOP_SCHEDULER_BATCH", "500")),
         )
 
     @property

@@ -6,12 +6,14 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 from pydantic import BaseModel
 
+from inloop.domain.errors import InvalidError
 from inloop.domain.identity import (
     ApiKey,
     CreatedApiKey,
     NewApiKey,
     NewTeam,
     NewUser,
+    PresenceUpdate,
     Team,
     User,
     UserUpdate,
@@ -34,8 +36,7 @@ class Role(BaseModel):
 
 @router.get("/me", response_model=Me)
 async def me(principal: PrincipalDep) -> Response:
-    user = principal.actor.removeprefix("user:") if principal.user_id else None
-    return json(Me(actor=principal.actor, scopes=sorted(principal.scopes), user=user))
+    return json(Me(actor=principal.actor, scopes=sorted(principal.scopes), user=principal.handle))
 
 
 @router.post("/users", status_code=201, response_model=User)
@@ -58,6 +59,26 @@ async def update_user(
     handle: str, update: UserUpdate, services: ServicesDep, principal: PrincipalDep
 ) -> Response:
     return json(await services.identity.update_user(principal, handle, update))
+
+
+@router.put("/users/{handle}/presence", response_model=User)
+async def set_presence(
+    handle: str, update: PresenceUpdate, services: ServicesDep, principal: PrincipalDep
+) -> Response:
+    return json(await services.identity.set_presence(principal, handle, update.presence))
+
+
+@router.put("/me/presence", response_model=User)
+async def set_my_presence(
+    update: PresenceUpdate, services: ServicesDep, principal: PrincipalDep
+) -> Response:
+    if principal.handle is None:
+        raise InvalidError(
+            "this key acts for no user, so it has no presence",
+            field="Authorization",
+            code="no_user",
+        )
+    return json(await services.identity.set_presence(principal, principal.handle, update.presence))
 
 
 @router.put("/users/{handle}/roles/{role}", response_model=User)

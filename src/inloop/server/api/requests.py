@@ -66,7 +66,10 @@ async def list_requests(
     status: Annotated[list[Status] | None, Query()] = None,
     kind: Annotated[list[Kind] | None, Query()] = None,
     priority: Annotated[list[Priority] | None, Query()] = None,
-    assignee: str | None = None,
+    assignee: Annotated[
+        str | None, Query(description="A candidate ref: user:, role:, team:")
+    ] = None,
+    assigned_to: Annotated[str | None, Query(description="The assignee's handle")] = None,
     conversation_id: str | None = None,
     user_id: str | None = None,
     created_after: datetime | None = None,
@@ -80,6 +83,7 @@ async def list_requests(
         kind=kind or (),
         priority=priority or (),
         assignee=assignee,
+        assigned_to=assigned_to,
         conversation_id=conversation_id,
         user_id=user_id,
         created_after=created_after,

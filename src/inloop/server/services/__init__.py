@@ -5,11 +5,15 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
+from inloop.domain.durations import parse_duration
 from inloop.server.config import Settings
+from inloop.server.services.assignment import AssignmentService
 from inloop.server.services.clock import Clock, SystemClock
 from inloop.server.services.hub import Hub
 from inloop.server.services.identity import IdentityService
+from inloop.server.services.lifecycle import Lifecycle, Policy
 from inloop.server.services.requests import RequestService
+from inloop.server.services.scheduler import Scheduler
 from inloop.server.store.database import Database
 from inloop.server.store.engine import make_engine
 
@@ -21,7 +25,9 @@ class Services:
     clock: Clock
     hub: Hub
     requests: RequestService
+    assignment: AssignmentService
     identity: IdentityService
+    scheduler: Scheduler
 
     def close(self) -> None:
         self.db.dispose()
@@ -33,11 +39,21 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     db = Database(engine, origin=secrets.token_hex(8))
     hub = Hub()
     db.on_commit = hub.publish
+    policy = Policy(
+        escalate_to=settings.escalate_to,
+        fallback=settings.routing_fallback,
+        away_after=parse_duration(settings.away_after),
+        offline_grace=parse_duration(settings.offline_grace),
+    )
+    lifecycle = Lifecycle(policy)
+    requests = RequestService(db, clock, hub, lifecycle)
     return Services(
         settings=settings,
         db=db,
         clock=clock,
         hub=hub,
-        requests=RequestService(db, clock, hub),
-        identity=IdentityService(db, clock, admin_token=settings.admin_token),
+        requests=requests,
+        assignment=AssignmentService(db, clock, lifecycle, requests),
+        identity=IdentityService(db, clock, policy, admin_token=settings.admin_token),
+        scheduler=Scheduler(db, clock, lifecycle, batch=settings.scheduler_batch),
     )

@@ -8,8 +8,10 @@ import secrets
 import time
 from datetime import datetime
 
-from inloop.domain.enums import Scope
-from inloop.domain.errors import AuthenticationError
+from sqlalchemy import Connection
+
+from inloop.domain.enums import Presence, Scope
+from inloop.domain.errors import AuthenticationError, PermissionDeniedError
 from inloop.domain.identity import (
     ApiKey,
     CreatedApiKey,
@@ -22,8 +24,11 @@ from inloop.domain.identity import (
     UserUpdate,
 )
 from inloop.domain.ids import new_id
+from inloop.domain.routing import effective_presence
 from inloop.server.services.clock import Clock
+from inloop.server.services.lifecycle import Policy
 from inloop.server.store import identity as sql
+from inloop.server.store import routing as routing_sql
 from inloop.server.store.database import Database, Tx
 
 ADMIN_TOKEN_ACTOR = "admin-token"  # noqa: S105  (an actor name in the audit trail)
@@ -39,9 +44,12 @@ def hash_secret(secret: str) -> str:
 
 
 class IdentityService:
-    def __init__(self, db: Database, clock: Clock, *, admin_token: str | None = None) -> None:
+    def __init__(
+        self, db: Database, clock: Clock, policy: Policy, *, admin_token: str | None = None
+    ) -> None:
         self.db = db
         self.clock = clock
+        self.policy = policy
         self.admin_token = admin_token
         self._cache: dict[str, tuple[str, Principal, float]] = {}
         self._touched: dict[str, float] = {}
@@ -60,7 +68,7 @@ class IdentityService:
             principal = cached[1]
         else:
             principal = await self._verify(key_id, digest)
-        await self._touch(key_id)
+        await self._touch(key_id, principal.user_id)
         return principal
 
     async def _verify(self, key_id: str, digest: str) -> Principal:
@@ -82,18 +90,28 @@ class IdentityService:
             scopes=frozenset(Scope(s) for s in row.scopes),
             user_id=owner.id if owner else None,
             key_id=key_id,
+            handle=owner.handle if owner else None,
             roles=frozenset(owner.roles) if owner else frozenset(),
+            teams=frozenset(owner.teams) if owner else frozenset(),
         )
         self._cache[key_id] = (digest, principal, time.monotonic() + KEY_CACHE_SECONDS)
         return principal
 
-    async def _touch(self, key_id: str) -> None:
+    async def _touch(self, key_id: str, user_id: str | None) -> None:
+        """Note the key's use and its user's activity (for presence), once a minute."""
         if not key_id or key_id not in self._cache:
             return
         last = self._touched.get(key_id, 0.0)
         if time.monotonic() - last >= TOUCH_EVERY_SECONDS:
             self._touched[key_id] = time.monotonic()
-            await self.db.write(lambda tx: sql.touch_key(tx.conn, key_id, self.clock.now()))
+            now = self.clock.now()
+
+            def touch(tx: Tx) -> None:
+                sql.touch_key(tx.conn, key_id, now)
+                if user_id is not None:
+                    sql.touch_user(tx.conn, user_id, now)
+
+            await self.db.write(touch)
 
     # users and roles
 
@@ -116,11 +134,39 @@ class IdentityService:
 
     async def list_users(self, principal: Principal) -> list[User]:
         principal.require()
-        return await self.db.read(sql.list_users)
+        return await self.db.read(lambda conn: self._live(conn, sql.list_users(conn)))
 
     async def get_user(self, principal: Principal, handle: str) -> User:
         principal.require()
-        return await self.db.read(sql.get_user, handle)
+        return await self.db.read(lambda conn: self._live(conn, [sql.get_user(conn, handle)])[0])
+
+    def _live(self, conn: Connection, users: list[User]) -> list[User]:
+        """Presence as it reads now (idle means away) and each one's open assigned work."""
+        now = self.clock.now()
+        load = routing_sql.open_assigned(conn, [u.handle for u in users])
+        for user in users:
+            user.presence = effective_presence(
+                user.presence, user.last_active_at, now, self.policy.away_after
+            )
+            user.open_assigned = load[user.handle]
+        return users
+
+    async def set_presence(self, principal: Principal, handle: str, presence: Presence) -> User:
+        """A user sets their own presence (admins anyone's). Going offline starts the grace
+        period after which their assigned work is put back."""
+        if not principal.is_admin and principal.handle != handle:
+            raise PermissionDeniedError(
+                f"{principal.actor} may set only their own presence", code="forbidden"
+            )
+        now = self.clock.now()
+
+        def apply(tx: Tx) -> User:
+            sql.set_presence(tx.conn, handle, presence, now)
+            if presence == Presence.OFFLINE:
+                tx.add_timer("offline", now + self.policy.offline_grace, user_handle=handle)
+            return self._live(tx.conn, [sql.get_user(tx.conn, handle)])[0]
+
+        return await self.db.write(apply)
 
     async def update_user(self, principal: Principal, handle: str, update: UserUpdate) -> User:
         principal.require()
@@ -128,7 +174,7 @@ class IdentityService:
 
         def apply(tx: Tx) -> User:
             sql.update_user(tx.conn, handle, values)
-            return sql.get_user(tx.conn, handle)
+            return self._live(tx.conn, [sql.get_user(tx.conn, handle)])[0]
 
         user = await self.db.write(apply)
         if update.disabled:

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from datetime import datetime
+import dataclasses
 from typing import Any
 
+from inloop.domain.access import check_can_answer, check_can_see
 from inloop.domain.enums import EventType, Scope
-from inloop.domain.errors import ConflictError, InvalidError, NotFoundError
+from inloop.domain.errors import ConflictError, InvalidError, NotFoundError, PermissionDeniedError
 from inloop.domain.identity import Principal
 from inloop.domain.ids import new_id
 from inloop.domain.requests import Event, NewEvent, NewRequest, Request, new_record
 from inloop.domain.responses import validate_response
-from inloop.domain.transitions import TRANSITIONS, Action, transition
+from inloop.domain.transitions import Action, transition
+from inloop.server.services.approvals import record_vote
 from inloop.server.services.clock import Clock
 from inloop.server.services.hub import Hub
+from inloop.server.services.lifecycle import Lifecycle
 from inloop.server.store import requests as sql
 from inloop.server.store.database import Database, Tx
 from inloop.server.store.requests import RequestFilter
@@ -25,17 +27,17 @@ MAX_COMMENT = 10_000
 
 
 class RequestService:
-    def __init__(self, db: Database, clock: Clock, hub: Hub) -> None:
+    def __init__(self, db: Database, clock: Clock, hub: Hub, lifecycle: Lifecycle) -> None:
         self.db = db
         self.clock = clock
         self.hub = hub
+        self.lifecycle = lifecycle
 
     async def create(
         self, principal: Principal, new: NewRequest, *, idempotency_key: str | None = None
     ) -> tuple[Request, bool]:
-        """Store a new request; with a known idempotency key, return the first one instead.
-
-        The boolean says whether this call created it.
+        """Store a new request, route it and set its timers; with a known idempotency key,
+        return the first one instead. The boolean says whether this call created it.
         """
         principal.require(Scope.AGENT)
         if idempotency_key is not None and not 1 <= len(idempotency_key) <= 255:
@@ -63,16 +65,18 @@ class RequestService:
             existing = self._replay(tx, record, fingerprint)
             assert existing is not None
             return existing, False
+        now = record.created_at
         tx.emit(
-            self._event(
-                record.id,
-                EventType.CREATED,
-                record.created_by,
+            NewEvent(
+                request_id=record.id,
+                type=EventType.CREATED,
+                actor=record.created_by,
+                at=now,
                 data={"kind": record.kind, "priority": record.priority},
             ),
             record,
         )
-        return record, True
+        return self.lifecycle.start(tx, record, now), True
 
     def _replay(self, tx: Tx, record: Request, fingerprint: str | None) -> Request | None:
         assert record.idempotency_key is not None
@@ -91,7 +95,9 @@ class RequestService:
 
     async def get(self, principal: Principal, request_id: str) -> Request:
         principal.require(Scope.AGENT, Scope.RESPONDER)
-        return _existing(await self.db.read(sql.get_request, request_id), request_id)
+        request = existing(await self.db.read(sql.get_request, request_id), request_id)
+        check_can_see(principal, request)
+        return request
 
     async def list_requests(
         self,
@@ -102,78 +108,80 @@ class RequestService:
         cursor: str | None = None,
     ) -> tuple[list[Request], str | None]:
         principal.require(Scope.AGENT, Scope.RESPONDER)
+        if not principal.is_admin:
+            where = dataclasses.replace(where, visible_to=principal)
         return await self.db.read(sql.list_requests, where, limit=limit, cursor=cursor)
 
     async def respond(
         self, principal: Principal, request_id: str, response: Any, *, comment: str | None = None
     ) -> Request:
-        """Record a human's answer. The first valid answer wins; later ones get a conflict."""
+        """Record a human's answer. The first valid answer wins; later ones get a conflict.
+
+        With approvals or a quorum, the answer is a vote that may or may not close it.
+        """
         principal.require(Scope.RESPONDER)
-        _check_text(comment, "comment")
+        check_text(comment, "comment")
+        now = self.clock.now()
 
-        def answer(current: Request) -> dict[str, Any]:
-            return {"response": validate_response(current, response), "comment": comment}
+        def answer(tx: Tx) -> Request:
+            request = self.locked(tx, request_id, principal, Action.RESPOND)
+            check_can_answer(principal, request)
+            value = validate_response(request, response)
+            if request.approvals or request.quorum:
+                return record_vote(
+                    self.lifecycle, tx, request, principal.actor, value, comment, now
+                )
+            return self.lifecycle.change(
+                tx,
+                request,
+                Action.RESPOND,
+                {"response": value, "comment": comment, "resolved_by": principal.actor},
+                EventType.RESPONDED,
+                actor=principal.actor,
+                now=now,
+                reason=comment,
+                data={"response": value},
+            )
 
-        return await self._close(
-            principal, request_id, Action.RESPOND, EventType.RESPONDED, answer, reason=comment
-        )
+        return await self.db.write(answer)
 
     async def cancel(
         self, principal: Principal, request_id: str, *, reason: str | None = None
     ) -> Request:
+        """The agent that asked (or an admin) withdraws the question."""
         principal.require(Scope.AGENT)
-        _check_text(reason, "reason")
-        return await self._close(
-            principal, request_id, Action.CANCEL, EventType.CANCELLED, lambda _: {}, reason=reason
-        )
-
-    async def _close(
-        self,
-        principal: Principal,
-        request_id: str,
-        action: Action,
-        event_type: EventType,
-        values: Callable[[Request], dict[str, Any]],
-        *,
-        reason: str | None,
-    ) -> Request:
-        """Close an open request in one transaction: check, then a conditional update.
-
-        ``values`` computes the columns to set from the request as it stands, raising if
-        the change does not fit it (an answer of the wrong type, say).
-        """
+        check_text(reason, "reason")
         now = self.clock.now()
-        rule = TRANSITIONS[action]
 
-        def apply(tx: Tx) -> Request:
-            current = _existing(sql.get_request(tx.conn, request_id), request_id)
-            transition(current.status, action)
-            changes = values(current)
-            updated = sql.update_if_status(
-                tx.conn,
-                request_id,
-                rule.allowed_from,
-                {
-                    **changes,
-                    "status": rule.to,
-                    "resolution": rule.resolution,
-                    "resolved_at": now,
-                    "resolved_by": principal.actor,
-                    "updated_at": now,
-                },
-            )
-            if updated is None:  # another replica closed it since we read it
-                transition(
-                    _existing(sql.get_request(tx.conn, request_id), request_id).status, action
+        def withdraw(tx: Tx) -> Request:
+            request = self.locked(tx, request_id, principal, Action.CANCEL)
+            if not principal.is_admin and request.created_by != principal.actor:
+                raise PermissionDeniedError(
+                    f"only the agent that created request {request_id} or an admin may cancel it",
+                    code="forbidden",
                 )
-                raise AssertionError("conditional update matched no row of an open request")
-            data = {"response": changes["response"]} if "response" in changes else {}
-            tx.emit(
-                self._event(request_id, event_type, principal.actor, reason, data, now), updated
+            return self.lifecycle.change(
+                tx,
+                request,
+                Action.CANCEL,
+                {"resolved_by": principal.actor},
+                EventType.CANCELLED,
+                actor=principal.actor,
+                now=now,
+                reason=reason,
             )
-            return updated
 
-        return await self.db.write(apply)
+        return await self.db.write(withdraw)
+
+    def locked(
+        self, tx: Tx, request_id: str, principal: Principal, action: Action | None
+    ) -> Request:
+        """Read the request for a change, locked; refuse early if unseen or closed."""
+        request = existing(sql.get_request(tx.conn, request_id, lock=True), request_id)
+        check_can_see(principal, request)
+        if action is not None:
+            transition(request.status, action)
+        return request
 
     async def wait(self, principal: Principal, request_id: str, timeout: float) -> Request:
         """Return the request once it closes, or as it stands when ``timeout`` passes."""
@@ -195,31 +203,13 @@ class RequestService:
         await self.get(principal, request_id)
         return await self.db.read(sql.list_events, request_id=request_id, limit=100_000)
 
-    def _event(
-        self,
-        request_id: str,
-        type: EventType,
-        actor: str,
-        reason: str | None = None,
-        data: dict[str, Any] | None = None,
-        at: datetime | None = None,
-    ) -> NewEvent:
-        return NewEvent(
-            request_id=request_id,
-            type=type,
-            actor=actor,
-            reason=reason,
-            at=at or self.clock.now(),
-            data=data or {},
-        )
 
-
-def _existing(request: Request | None, request_id: str) -> Request:
+def existing(request: Request | None, request_id: str) -> Request:
     if request is None:
         raise NotFoundError(f"no request with id {request_id!r}", field="id")
     return request
 
 
-def _check_text(value: str | None, field: str) -> None:
+def check_text(value: str | None, field: str) -> None:
     if value is not None and len(value) > MAX_COMMENT:
         raise InvalidError(f"{field} is longer than {MAX_COMMENT} characters", field=field)

@@ -22,6 +22,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import partial
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
@@ -29,7 +30,7 @@ import orjson
 from sqlalchemy import Connection, Engine, func, select
 
 from inloop.domain.requests import Event, NewEvent, Request
-from inloop.server.store import schema
+from inloop.server.store import schema, timers
 from inloop.server.store.engine import WRITE
 
 P = ParamSpec("P")
@@ -43,11 +44,18 @@ _insert_event = schema.events.insert().returning(schema.events.c.id)
 
 
 class Tx:
-    """One open transaction: its connection and the events it emits."""
+    """One open transaction: its connection, the events it emits, the timers it sets."""
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.published: Published = []
+        self.earliest_timer: datetime | None = None
+
+    def add_timer(self, kind: str, due_at: datetime, **where: Any) -> None:
+        """Schedule a timer; the scheduler hears of it after the commit."""
+        timers.add(self.conn, kind, due_at, **where)
+        if self.earliest_timer is None or due_at < self.earliest_timer:
+            self.earliest_timer = due_at
 
     def emit(self, new: NewEvent, request: Request) -> Event:
         """Append an audit event; it is published with ``request`` after the commit."""
@@ -64,6 +72,7 @@ class Database:
         self.dialect = engine.dialect.name
         self.origin = origin  # this process, so it can skip its own NOTIFYs
         self.on_commit: Callable[[Published], None] = lambda published: None
+        self.on_timer: Callable[[datetime], None] = lambda due_at: None
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="inloop-db")
         self._writer = _GroupWriter(self)
 
@@ -128,6 +137,7 @@ class _Job:
     result: Any = None
     error: BaseException | None = None
     published: Published = field(default_factory=list)
+    earliest_timer: datetime | None = None
 
 
 class _GroupWriter:
@@ -183,19 +193,22 @@ class _GroupWriter:
                 for job in group:
                     tx = Tx(conn)
                     job.result = job.fn(tx)
-                    job.published = tx.published
+                    job.published, job.earliest_timer = tx.published, tx.earliest_timer
                 self.db._notify(conn, [p for job in group for p in job.published])
         except Exception as exc:
             if not isolate:
                 return False
             job = group[0]
-            job.error, job.published = exc, []
+            job.error, job.published, job.earliest_timer = exc, [], None
         return True
 
     def db_deliver(self, group: list[_Job]) -> None:
         published = [item for job in group for item in job.published]
         if published:
             self.db.on_commit(published)
+        dues = [job.earliest_timer for job in group if job.earliest_timer is not None]
+        if dues:
+            self.db.on_timer(min(dues))
         for job in group:
             if job.future.done():
                 continue

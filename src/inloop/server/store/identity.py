@@ -212,3 +212,20 @@ def claim_meta(conn: Connection, key: str, value: str) -> bool:
     except IntegrityError:
         return False
     return True
+
+
+def presence_of(conn: Connection, handle: str) -> str | None:
+    return conn.execute(select(users.c.presence).where(users.c.handle == handle)).scalar()
+
+
+def set_presence(conn: Connection, handle: str, presence: str, now: datetime) -> None:
+    user_row(conn, handle)
+    conn.execute(
+        update(users)
+        .where(users.c.handle == handle)
+        .values(presence=presence, presence_changed_at=now, last_active_at=now)
+    )
+
+
+def touch_user(conn: Connection, user_id: str, now: datetime) -> None:
+    conn.execute(update(users).where(users.c.id == user_id).values(last_active_at=now))

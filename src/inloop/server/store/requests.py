@@ -9,13 +9,14 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Row, and_, bindparam, or_, select, tuple_, update
+from sqlalchemy import Connection, Row, and_, bindparam, delete, or_, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 
 from inloop.domain.enums import EventType, Kind, Priority, Status
 from inloop.domain.errors import InvalidError
+from inloop.domain.identity import Principal
 from inloop.domain.requests import Event, Request
-from inloop.server.store.schema import events, requests
+from inloop.server.store.schema import events, request_candidates, requests
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,9 @@ class RequestFilter:
     created_after: datetime | None = None
     created_before: datetime | None = None
     q: str | None = None
+    assigned_to: str | None = None
+    # Only what this principal may see: created by it, it is a candidate, or it holds it.
+    visible_to: Principal | None = None
 
 
 def to_request(row: Row[Any]) -> Request:
@@ -38,6 +42,8 @@ def to_request(row: Row[Any]) -> Request:
 # Statements built once: SQLAlchemy then reuses their compiled form on every call.
 _insert = requests.insert()
 _by_id = select(requests).where(requests.c.id == bindparam("request_id"))
+_by_id_for_update = _by_id.with_for_update()  # SQLite ignores it: it has one writer anyway
+_insert_candidate = request_candidates.insert()
 _by_idempotency_key = select(requests).where(
     requests.c.created_by == bindparam("created_by"),
     requests.c.idempotency_key == bindparam("key"),
@@ -56,35 +62,47 @@ _update_if_status = (
 def insert_request(conn: Connection, record: Request, fingerprint: str | None) -> bool:
     """Insert; False when a concurrent transaction stored the same idempotency key first."""
     row = record.model_dump()
-    row.update(
-        priority_order=record.priority.order,
-        assignee_text=_assignee_text(record.assignee),
-        idempotency_hash=fingerprint,
-    )
+    row.update(priority_order=record.priority.order, idempotency_hash=fingerprint)
     if record.idempotency_key is None:
         conn.execute(_insert, row)
-        return True
-    try:
-        with conn.begin_nested():
-            conn.execute(_insert, row)
-    except IntegrityError:
-        return False
+    else:
+        try:
+            with conn.begin_nested():
+                conn.execute(_insert, row)
+        except IntegrityError:
+            return False
+    _link_candidates(conn, record.id, record.candidates)
     return True
 
 
-def _assignee_text(assignee: Any) -> str | None:
-    if assignee is None:
-        return None
-    refs = [assignee] if isinstance(assignee, str) else assignee
-    if isinstance(refs, dict):
-        pool = refs.get("pool", [])
-        refs = [pool] if isinstance(pool, str) else pool
-    return " " + " ".join(refs) + " "
+def set_candidates(conn: Connection, request_id: str, refs: list[str]) -> None:
+    """Replace who may answer (the JSON column is set by the caller's update)."""
+    conn.execute(delete(request_candidates).where(request_candidates.c.request_id == request_id))
+    _link_candidates(conn, request_id, refs)
 
 
-def get_request(conn: Connection, request_id: str) -> Request | None:
-    row = conn.execute(_by_id, {"request_id": request_id}).first()
+def _link_candidates(conn: Connection, request_id: str, refs: list[str]) -> None:
+    if refs:
+        conn.execute(
+            _insert_candidate, [{"request_id": request_id, "ref": ref} for ref in set(refs)]
+        )
+
+
+def get_request(conn: Connection, request_id: str, *, lock: bool = False) -> Request | None:
+    """The request; with ``lock``, row-locked until the transaction ends (PostgreSQL)."""
+    statement = _by_id_for_update if lock else _by_id
+    row = conn.execute(statement, {"request_id": request_id}).first()
     return to_request(row) if row else None
+
+
+def assigned_to(conn: Connection, handle: str) -> list[Request]:
+    """The open requests ``handle`` holds, locked for this transaction."""
+    rows = conn.execute(
+        select(requests)
+        .where(requests.c.assigned_to == handle, requests.c.status == Status.ASSIGNED)
+        .with_for_update()
+    )
+    return [to_request(row) for row in rows]
 
 
 def get_requests(conn: Connection, ids: Iterable[str]) -> dict[str, Request]:
@@ -134,7 +152,18 @@ def _conditions(where: RequestFilter) -> list[Any]:
     if where.priority:
         conditions.append(c.priority.in_(list(where.priority)))
     if where.assignee:
-        conditions.append(c.assignee_text.contains(f" {where.assignee} ", autoescape=True))
+        conditions.append(c.id.in_(_candidates_of([where.assignee])))
+    if where.assigned_to:
+        conditions.append(c.assigned_to == where.assigned_to)
+    if where.visible_to is not None:
+        seer = where.visible_to
+        conditions.append(
+            or_(
+                c.created_by == seer.actor,
+                c.id.in_(_candidates_of(sorted(seer.refs))),
+                *([c.assigned_to == seer.handle] if seer.handle else []),
+            )
+        )
     if where.conversation_id:
         conditions.append(c.conversation_id == where.conversation_id)
     if where.user_id:
@@ -149,6 +178,10 @@ def _conditions(where: RequestFilter) -> list[Any]:
             or_(c.title.ilike(pattern, escape="\\"), c.prompt.ilike(pattern, escape="\\"))
         )
     return conditions
+
+
+def _candidates_of(refs: list[str]) -> Any:
+    return select(request_candidates.c.request_id).where(request_candidates.c.ref.in_(refs))
 
 
 def _escape_like(text: str) -> str:

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import DateTime, TypeDecorator
@@ -74,7 +75,6 @@ requests = Table(
     Column("priority", String(10), nullable=False),
     Column("priority_order", Integer, nullable=False),
     Column("assignee", Json),
-    Column("assignee_text", Text),  # " user:a role:b ": what the assignee filter matches
     Column("timeout", String(40)),
     Column("escalation", Json),
     Column("conversation_id", String(200)),
@@ -91,10 +91,52 @@ requests = Table(
     Column("resolved_by", String(200)),
     Column("response", Json),
     Column("comment", Text),
+    Column("assignment", Json),
+    Column("approvals", Json),
+    Column("quorum", Json),
+    # Refs of who may answer, also in request_candidates for the visibility queries.
+    Column("candidates", Json, nullable=False, server_default=text("'[]'")),
+    Column("assigned_to", String(100)),
+    Column("assigned_at", UTCDateTime),
+    Column("level", Integer, nullable=False, server_default=text("0")),
+    Column("stage", Integer, nullable=False, server_default=text("0")),
+    Column("reminders", Integer, nullable=False, server_default=text("0")),
+    Column("votes", Json, nullable=False, server_default=text("'[]'")),
     UniqueConstraint("created_by", "idempotency_key"),
     Index(None, "status", "priority_order", "created_at", "id"),
     Index(None, "priority_order", "created_at", "id"),
     Index(None, "conversation_id"),
+    Index(None, "assigned_to", "status"),
+)
+
+request_candidates = Table(
+    "request_candidates",
+    metadata,
+    Column("request_id", String(40), ForeignKey("requests.id"), primary_key=True),
+    Column("ref", String(210), primary_key=True),
+    Index(None, "ref", "request_id"),
+)
+
+# Durable timers: what fires when. The scheduler claims due rows in batches.
+timers = Table(
+    "timers",
+    metadata,
+    Column("id", EventId, primary_key=True, autoincrement=True),
+    Column("kind", String(30), nullable=False),
+    Column("due_at", UTCDateTime, nullable=False),
+    Column("request_id", String(40), ForeignKey("requests.id")),
+    Column("user_handle", String(100)),
+    Column("data", Json, nullable=False),
+    Index(None, "due_at"),
+    Index(None, "request_id"),
+)
+
+# Where round robin stopped, per pool: fair across restarts and replicas.
+routing_cursors = Table(
+    "routing_cursors",
+    metadata,
+    Column("pool", String(1000), primary_key=True),
+    Column("last_handle", String(100), nullable=False),
 )
 
 events = Table(
@@ -119,6 +161,10 @@ users = Table(
     Column("email", String(320)),
     Column("disabled", Boolean, nullable=False, default=False),
     Column("created_at", UTCDateTime, nullable=False),
+    Column("presence", String(10), nullable=False, server_default=text("'online'")),
+    Column("capacity", Integer),
+    Column("last_active_at", UTCDateTime),
+    Column("presence_changed_at", UTCDateTime),
 )
 
 user_roles = Table(

@@ -1,0 +1,156 @@
+"""The scheduler: fires due timers in batches, exactly once, across restarts and replicas.
+
+Each batch is one transaction: claim due timers (``FOR UPDATE SKIP LOCKED`` on
+PostgreSQL, so replicas take disjoint batches), carry out what each one means, delete
+them. A crash before the commit leaves the timers in place to fire after the restart; a
+commit makes the effects and the deletion durable together, so nothing fires twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import datetime
+
+from inloop.domain.enums import EventType, Presence
+from inloop.domain.requests import Request
+from inloop.domain.transitions import Action
+from inloop.server.services.clock import Clock
+from inloop.server.services.lifecycle import SYSTEM, Lifecycle
+from inloop.server.store import requests as sql
+from inloop.server.store import timers
+from inloop.server.store.database import Database, Tx
+from inloop.server.store.identity import presence_of
+
+log = logging.getLogger(__name__)
+MAX_SLEEP_SECONDS = 30.0  # also picks up timers another replica set (they do not wake us)
+
+
+class Scheduler:
+    def __init__(
+        self, db: Database, clock: Clock, lifecycle: Lifecycle, *, batch: int = 500
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.lifecycle = lifecycle
+        self.batch = batch
+        self._wake = asyncio.Event()
+        self._sleeping_until: datetime | None = None
+        self._task: asyncio.Task[None] | None = None
+        db.on_timer = self.timer_set
+
+    def timer_set(self, due_at: datetime) -> None:
+        """A commit set a timer: wake up if it is due before we would."""
+        if self._sleeping_until is None or due_at < self._sleeping_until:
+            self._wake.set()
+
+    async def run_due(self) -> int:
+        """Fire every timer due now, batch after batch; how many fired."""
+        fired = 0
+        while True:
+            count = await self.db.write(self._fire_batch, self.clock.now())
+            fired += count
+            if count < self.batch:
+                return fired
+
+    def _fire_batch(self, tx: Tx, now: datetime) -> int:
+        due = timers.claim_due(tx.conn, now, self.batch)
+        for timer in due:
+            try:
+                with tx.conn.begin_nested():
+                    self._fire(tx, timer, now)
+            except Exception:
+                # A timer whose action fails is dropped (and logged) rather than retried
+                # forever: it would block every later timer behind it.
+                log.exception("timer %s (%s) failed and was dropped", timer.id, timer.kind)
+        timers.delete_ids(tx.conn, [t.id for t in due])
+        return len(due)
+
+    def _fire(self, tx: Tx, timer: timers.Timer, now: datetime) -> None:
+        if timer.kind == "offline":
+            assert timer.user_handle is not None
+            self._offline(tx, timer.user_handle, now)
+            return
+        request = sql.get_request(tx.conn, timer.request_id or "", lock=True)
+        marks = timer.data
+        if (
+            request is None
+            or not request.is_open
+            or marks.get("level") != request.level
+            or marks.get("stage") != request.stage
+        ):
+            return  # answered, or moved on since this timer was set
+        lifecycle = self.lifecycle
+        if timer.kind == "timeout":
+            if request.due_at != timer.due_at:
+                return  # a retry or a queue move replaced this deadline
+            why = f"no answer within {lifecycle._timeout(request)}"
+            lifecycle.step(tx, request, lifecycle.next_step(request), now, why=why)
+        elif timer.kind == "remind":
+            lifecycle.change(
+                tx,
+                request,
+                None,
+                {},
+                EventType.REMINDED,
+                actor=SYSTEM,
+                now=now,
+                reason="reminder: still waiting for an answer",
+            )
+            lifecycle.schedule_reminder(tx, request, now)
+        elif timer.kind == "assignment" and request.assigned_to is None:
+            self._unassigned(tx, request, now)
+
+    def _unassigned(self, tx: Tx, request: Request, now: datetime) -> None:
+        assert request.assignment is not None
+        lifecycle = self.lifecycle
+        why = f"nobody was assigned within {request.assignment.timeout}"
+        action = request.assignment.action
+        if action == "transfer":
+            assert request.assignment.to is not None
+            lifecycle.transfer(tx, request, request.assignment.to, now, why=why)
+        elif action == "escalate":
+            lifecycle.step(tx, request, lifecycle.next_step(request), now, why=why)
+        else:
+            decided = {
+                "auto_approve": Action.AUTO_APPROVE,
+                "auto_reject": Action.AUTO_REJECT,
+                "cancel": Action.CANCEL,
+            }[action]
+            lifecycle.decide(tx, request, decided, now, reason=why)
+
+    def _offline(self, tx: Tx, handle: str, now: datetime) -> None:
+        if presence_of(tx.conn, handle) != Presence.OFFLINE:
+            return  # came back within the grace period
+        for request in sql.assigned_to(tx.conn, handle):
+            self.lifecycle.put_back(tx, request, now, why=f"{handle} went offline")
+
+    # the loop inside `inloop serve`
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="inloop-scheduler")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                await self.run_due()
+                self._wake.clear()
+                next_due = await self.db.read(timers.next_due)
+            except Exception:
+                log.exception("the scheduler failed; retrying")
+                next_due = None
+            now = self.clock.now()
+            seconds = MAX_SLEEP_SECONDS
+            if next_due is not None:
+                seconds = min(seconds, max(0.0, (next_due - now).total_seconds()))
+            self._sleeping_until = next_due
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), seconds)
+            self._sleeping_until = None

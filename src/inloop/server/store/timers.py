@@ -1,0 +1,78 @@
+"""SQL for durable timers: schedule, cancel, claim what is due."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, delete, func, insert, select
+
+from inloop.server.store.schema import timers
+
+
+@dataclass(frozen=True)
+class Timer:
+    id: int
+    kind: str
+    due_at: datetime
+    request_id: str | None
+    user_handle: str | None
+    data: dict[str, Any]
+
+
+def add(
+    conn: Connection,
+    kind: str,
+    due_at: datetime,
+    *,
+    request_id: str | None = None,
+    user_handle: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> None:
+    conn.execute(
+        insert(timers).values(
+            kind=kind,
+            due_at=due_at,
+            request_id=request_id,
+            user_handle=user_handle,
+            data=data or {},
+        )
+    )
+
+
+def cancel_for_request(
+    conn: Connection, request_id: str, kinds: Iterable[str] | None = None
+) -> None:
+    statement = delete(timers).where(timers.c.request_id == request_id)
+    if kinds is not None:
+        statement = statement.where(timers.c.kind.in_(list(kinds)))
+    conn.execute(statement)
+
+
+def cancel_for_user(conn: Connection, handle: str, kind: str) -> None:
+    conn.execute(delete(timers).where(timers.c.user_handle == handle, timers.c.kind == kind))
+
+
+def claim_due(conn: Connection, now: datetime, limit: int) -> list[Timer]:
+    """Due timers, oldest first, locked for this transaction; other replicas skip them."""
+    query = (
+        select(timers)
+        .where(timers.c.due_at <= now)
+        .order_by(timers.c.due_at, timers.c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return [Timer(**row._mapping) for row in conn.execute(query)]
+
+
+def delete_ids(conn: Connection, ids: list[int]) -> None:
+    if ids:
+        conn.execute(delete(timers).where(timers.c.id.in_(ids)))
+
+
+def next_due(conn: Connection) -> datetime | None:
+    """The earliest due time; an index lookup (``ix_timers_due_at``), not a scan."""
+    value: datetime | None = conn.execute(select(func.min(timers.c.due_at))).scalar()
+    return value
