@@ -6,22 +6,31 @@ from collections import Counter
 from typing import Any
 
 import httpx
-import pytest
 
 from inloop.server.services import Services
 from tests.support import FakeClock
 
 
-async def users(api: httpx.AsyncClient, *handles: str, roles: list[str] | None = None, team: str | None = None) -> dict[str, dict[str, str]]:
+async def users(
+    api: httpx.AsyncClient, *handles: str, roles: list[str] | None = None, team: str | None = None
+) -> dict[str, dict[str, str]]:
     """Create users, each with a responder key acting for them; returns auth headers by handle."""
     if team:
         await api.post("/v1/teams", json={"name": team})
     headers = {}
     for handle in handles:
-        assert (await api.post("/v1/users", json={"handle": handle, "name": handle.title(), "roles": roles or []})).status_code == 201
+        assert (
+            await api.post(
+                "/v1/users", json={"handle": handle, "name": handle.title(), "roles": roles or []}
+            )
+        ).status_code == 201
         if team:
             await api.put(f"/v1/teams/{team}/members/{handle}")
-        key = (await api.post("/v1/keys", json={"name": handle, "scopes": ["responder", "agent"], "user": handle})).json()
+        key = (
+            await api.post(
+                "/v1/keys", json={"name": handle, "scopes": ["responder", "agent"], "user": handle}
+            )
+        ).json()
         headers[handle] = {"Authorization": f"Bearer {key['secret']}"}
     return headers
 
@@ -86,7 +95,9 @@ async def test_nobody_available_transfers_to_a_named_team(api: httpx.AsyncClient
     pool = {"strategy": "least_busy", "pool": ["user:alice"], "fallback": {"transfer": "team:live"}}
     request = await create(api, assignee=pool)
     assert request["candidates"] == ["team:live"]
-    assert (await api.get(f"/v1/requests/{request['id']}/events")).json()["items"][-1]["type"] == "transferred"
+    assert (await api.get(f"/v1/requests/{request['id']}/events")).json()["items"][-1][
+        "type"
+    ] == "transferred"
 
 
 async def test_only_candidates_see_claim_and_answer(api: httpx.AsyncClient) -> None:
@@ -95,8 +106,11 @@ async def test_only_candidates_see_claim_and_answer(api: httpx.AsyncClient) -> N
     mallory = (await users(api, "mallory"))["mallory"]
     request = await create(api, assignee="role:manager")
     path = f"/v1/requests/{request['id']}"
-    for call in (api.get(path, headers=mallory), api.post(f"{path}/claim", headers=mallory),
-                 api.post(f"{path}/respond", json={"response": "approve"}, headers=mallory)):
+    for call in (
+        api.get(path, headers=mallory),
+        api.post(f"{path}/claim", headers=mallory),
+        api.post(f"{path}/respond", json={"response": "approve"}, headers=mallory),
+    ):
         response = await call
         assert response.status_code == 403, response.text
     assert [r["id"] for r in (await api.get("/v1/requests", headers=mallory)).json()["items"]] == []
@@ -104,7 +118,9 @@ async def test_only_candidates_see_claim_and_answer(api: httpx.AsyncClient) -> N
     assert claimed.status_code == 200 and claimed.json()["assigned_to"] == "alice"
     assert claimed.json()["status"] == "assigned"
     assert (await api.get("/v1/requests", headers=alice)).json()["items"][0]["id"] == request["id"]
-    assert (await api.post(f"{path}/respond", json={"response": "approve"}, headers=alice)).status_code == 200
+    assert (
+        await api.post(f"{path}/respond", json={"response": "approve"}, headers=alice)
+    ).status_code == 200
 
 
 async def test_claim_release_reassign(api: httpx.AsyncClient) -> None:
@@ -119,7 +135,9 @@ async def test_claim_release_reassign(api: httpx.AsyncClient) -> None:
     answer = await api.post(f"{path}/respond", json={"response": "approve"}, headers=h["bob"])
     assert answer.status_code == 409
     assert (await api.post(f"{path}/release", headers=h["bob"])).status_code == 403
-    released = (await api.post(f"{path}/release", json={"reason": "lunch"}, headers=h["alice"])).json()
+    released = (
+        await api.post(f"{path}/release", json={"reason": "lunch"}, headers=h["alice"])
+    ).json()
     assert released["status"] == "pending" and released["assigned_to"] is None
     moved = (await api.post(f"{path}/reassign", json={"to": "user:bob"})).json()
     assert moved["assigned_to"] == "bob" and "user:bob" in moved["candidates"]
@@ -129,7 +147,9 @@ async def test_claim_release_reassign(api: httpx.AsyncClient) -> None:
     assert types == ["created", "claimed", "released", "reassigned"]
 
 
-async def test_work_of_a_human_who_went_offline_is_reassigned(api: httpx.AsyncClient, services: Services, clock: FakeClock) -> None:
+async def test_work_of_a_human_who_went_offline_is_reassigned(
+    api: httpx.AsyncClient, services: Services, clock: FakeClock
+) -> None:
     """After the grace period, an offline human's requests go to someone online."""
     await users(api, "alice", "bob")
     pool = {"strategy": "round_robin", "pool": ["user:alice", "user:bob"]}
@@ -149,7 +169,9 @@ async def test_work_of_a_human_who_went_offline_is_reassigned(api: httpx.AsyncCl
     assert events[-2]["actor"] == "system" and "went offline" in events[-2]["reason"]
 
 
-async def test_a_human_back_within_the_grace_period_keeps_the_work(api: httpx.AsyncClient, services: Services, clock: FakeClock) -> None:
+async def test_a_human_back_within_the_grace_period_keeps_the_work(
+    api: httpx.AsyncClient, services: Services, clock: FakeClock
+) -> None:
     """Offline then online again before the grace period ends: nothing moves."""
     await users(api, "alice")
     held = await create(api, assignee="user:alice")

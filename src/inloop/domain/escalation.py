@@ -74,11 +74,7 @@ def on_timeout(
     policy = EscalationPolicy.model_validate(escalation)
     final = _FINAL[policy.final_action]
     if policy.action == "escalate":
-        chain = (
-            [(policy.to, policy.timeout)]
-            if policy.to is not None
-            else [(stage.to, stage.timeout) for stage in policy.levels or []]
-        )
+        chain = _chain(policy)
         if level < len(chain):
             to, level_timeout = chain[level]
             return Escalate(to, level + 1, level_timeout or timeout)
@@ -87,3 +83,17 @@ def on_timeout(
         limit = policy.max_retries or DEFAULT_RETRIES
         return Remind(reminders + 1) if reminders < limit else final
     return _FINAL[policy.action]
+
+
+def level_timeout(escalation: Any, level: int, timeout: str | None) -> str | None:
+    """The timeout in force at ``level``: the request's at 0, then each level's own."""
+    if level == 0 or not isinstance(escalation, dict):
+        return timeout
+    chain = _chain(EscalationPolicy.model_validate(escalation))
+    return (chain[level - 1][1] if level <= len(chain) else None) or timeout
+
+
+def _chain(policy: EscalationPolicy) -> list[tuple[Any, str | None]]:
+    if policy.to is not None:
+        return [(policy.to, policy.timeout)]
+    return [(stage.to, stage.timeout) for stage in policy.levels or []]

@@ -19,7 +19,15 @@ from typing import Any
 from inloop.domain.durations import parse_duration
 from inloop.domain.enums import EventType, Kind, Priority
 from inloop.domain.errors import NotFoundError
-from inloop.domain.escalation import Escalate, Remind, Requeue, Resolve, Step, on_timeout
+from inloop.domain.escalation import (
+    Escalate,
+    Remind,
+    Requeue,
+    Resolve,
+    Step,
+    level_timeout,
+    on_timeout,
+)
 from inloop.domain.requests import REJECTION_WORDS, NewEvent, Request
 from inloop.domain.routing import choose
 from inloop.domain.specs import AssigneeStrategy, EscalationPolicy, Transfer, candidate_refs
@@ -264,6 +272,10 @@ class Lifecycle:
             timeout=self._timeout(request),
         )
 
+    def current_timeout(self, request: Request) -> str | None:
+        """The timeout running now, for the stage and escalation level reached."""
+        return level_timeout(request.escalation, request.level, self._timeout(request))
+
     def _timeout(self, request: Request) -> str | None:
         if request.approvals:
             return request.approvals[request.stage].timeout or request.timeout
@@ -301,7 +313,9 @@ class Lifecycle:
             self.schedule(tx, request, now)
             return self.route(tx, request, step.to, now)
         if isinstance(step, Remind):
-            due = now + parse_duration(self._timeout(request) or "1h")
+            timeout = self.current_timeout(request)
+            assert timeout is not None  # retries only come from a timeout
+            due = now + parse_duration(timeout)
             request = self.change(
                 tx,
                 request,

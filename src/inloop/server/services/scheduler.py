@@ -85,7 +85,7 @@ class Scheduler:
         if timer.kind == "timeout":
             if request.due_at != timer.due_at:
                 return  # a retry or a queue move replaced this deadline
-            why = f"no answer within {lifecycle._timeout(request)}"
+            why = f"no answer within {lifecycle.current_timeout(request)}"
             lifecycle.step(tx, request, lifecycle.next_step(request), now, why=why)
         elif timer.kind == "remind":
             lifecycle.change(
