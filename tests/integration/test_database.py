@@ -73,3 +73,25 @@ async def test_an_error_in_a_read_reaches_the_caller(services: Services) -> None
     with pytest.raises(Boom):
         await services.db.read(broken)
     assert await services.db.read(sql.get_request, "req_none") is None
+
+
+async def test_a_write_after_the_writer_stopped_fails_at_once(services: Services) -> None:
+    """After shutdown a write raises WriterStoppedError instead of waiting forever."""
+    from inloop.server.store.database import WriterStoppedError
+
+    services.db._writer.stop()
+    with pytest.raises(WriterStoppedError):
+        await services.requests.create(ADMIN, NewRequest(prompt="late", kind="input"))
+
+
+async def test_a_waiter_told_to_look_again_keeps_waiting_for_the_answer(services: Services) -> None:
+    """A hub resync wakes waiters with "look again"; an open request keeps them waiting."""
+    request, _ = await services.requests.create(ADMIN, NewRequest(prompt="x", kind="input"))
+    waiting = asyncio.create_task(services.requests.wait(ADMIN, request.id, 30))
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    services.hub.resync()
+    await asyncio.sleep(0)
+    assert not waiting.done()
+    await services.requests.respond(ADMIN, request.id, "done")
+    assert (await asyncio.wait_for(waiting, 10)).response == "done"

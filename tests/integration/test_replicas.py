@@ -50,3 +50,30 @@ async def test_waiter_on_one_replica_wakes_on_an_answer_from_another(databases: 
             await relay.stop()
             a.close()
             b.close()
+
+
+@pytest.mark.postgres
+async def test_the_relay_survives_a_bad_notification(databases: Databases) -> None:
+    """A malformed NOTIFY is logged and skipped; the next answer still wakes the waiter."""
+    import psycopg
+
+    with databases.postgres() as url:
+        a = build_services(Settings(database_url=url), clock=FakeClock())
+        b = build_services(Settings(database_url=url), clock=FakeClock())
+        relay = PgRelay(a.db, a.hub)
+        await relay.start()
+        try:
+            async with await psycopg.AsyncConnection.connect(relay.dsn, autocommit=True) as conn:
+                await conn.execute("SELECT pg_notify('inloop_events', 'not json')")
+            request, _ = await b.requests.create(
+                ADMIN, NewRequest(prompt="Ok?", kind="confirmation")
+            )
+            waiting = asyncio.create_task(a.requests.wait(ADMIN, request.id, timeout=60))
+            await asyncio.sleep(0)
+            await b.requests.respond(ADMIN, request.id, True)
+            assert (await asyncio.wait_for(waiting, 10)).response is True
+            assert relay._task is not None and not relay._task.done()
+        finally:
+            await relay.stop()
+            a.close()
+            b.close()

@@ -7,6 +7,7 @@ database again, so it sees every event once, in order.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
@@ -45,25 +46,47 @@ def event_feed(
 async def _feed(
     db: Database, hub: Hub, where: FeedFilter, last_event_id: int | None
 ) -> AsyncIterator[tuple[Event, Request]]:
+    # Live events are not always in id order: on PostgreSQL, ids come from a sequence and
+    # replicas commit in their own order. So duplicates (a replay overlapping the live
+    # queue) are told apart by the ids recently sent, not by "id <= last".
+    recent = _Recent()
     with hub.stream(where.accepts) as stream:
-        sent = last_event_id
-        if sent is not None:
-            async for item in _replay(db, where, sent):
-                sent = item[0].id
+        if last_event_id is not None:
+            async for item in _replay(db, where, last_event_id):
+                recent.add(item[0].id)
                 yield item
         while True:
             if stream.overflowed:
                 while not stream.queue.empty():
                     stream.queue.get_nowait()
                 stream.overflowed = False
-                async for item in _replay(db, where, sent or 0):
-                    sent = item[0].id
-                    yield item
+                async for item in _replay(db, where, recent.highest):
+                    if recent.add(item[0].id):
+                        yield item
             event, request = await stream.queue.get()
-            if sent is not None and event.id <= sent:
-                continue
-            sent = event.id
-            yield event, request
+            if recent.add(event.id):
+                yield event, request
+
+
+class _Recent:
+    """The ids sent lately (a bounded window) and the highest one."""
+
+    def __init__(self, size: int = 10_000) -> None:
+        self.ids: deque[int] = deque()
+        self.seen: set[int] = set()
+        self.size = size
+        self.highest = 0
+
+    def add(self, event_id: int) -> bool:
+        """Note an id; False if it was sent already."""
+        if event_id in self.seen:
+            return False
+        self.ids.append(event_id)
+        self.seen.add(event_id)
+        if len(self.ids) > self.size:
+            self.seen.discard(self.ids.popleft())
+        self.highest = max(self.highest, event_id)
+        return True
 
 
 async def _replay(

@@ -35,8 +35,10 @@ class Stream:
 
 
 class Hub:
+    """Waiters get the closed request, or None meaning "look again": see :meth:`resync`."""
+
     def __init__(self, stream_buffer: int = 1000) -> None:
-        self._waiters: dict[str, set[asyncio.Future[Request]]] = {}
+        self._waiters: dict[str, set[asyncio.Future[Request | None]]] = {}
         self._streams: set[Stream] = set()
         self._stream_buffer = stream_buffer
 
@@ -49,10 +51,22 @@ class Hub:
             for stream in self._streams:
                 stream.offer(event, request)
 
+    def resync(self) -> None:
+        """Some commits may have gone unheard: every stream re-reads the database, every
+        waiter looks at its request again."""
+        for stream in self._streams:
+            stream.overflowed = True
+        waiting, self._waiters = self._waiters, {}
+        for futures in waiting.values():
+            for future in futures:
+                if not future.done():
+                    future.set_result(None)
+
     @contextmanager
-    def waiter(self, request_id: str) -> Iterator[asyncio.Future[Request]]:
-        """A future resolved with the request the moment a commit closes it."""
-        future: asyncio.Future[Request] = asyncio.get_running_loop().create_future()
+    def waiter(self, request_id: str) -> Iterator[asyncio.Future[Request | None]]:
+        """A future resolved with the request the moment a commit closes it (or with None
+        after a :meth:`resync`)."""
+        future: asyncio.Future[Request | None] = asyncio.get_running_loop().create_future()
         self._waiters.setdefault(request_id, set()).add(future)
         try:
             yield future

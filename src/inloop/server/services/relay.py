@@ -35,10 +35,14 @@ class PgRelay:
         self._task: asyncio.Task[None] | None = None
         self.listening = asyncio.Event()
 
-    async def start(self) -> None:
-        """Start listening; returns once the LISTEN is in place."""
+    async def start(self, timeout: float = 10.0) -> None:
+        """Start listening; returns once the LISTEN is in place (or, failing that, after
+        ``timeout`` seconds: the relay keeps retrying in the background)."""
         self._task = asyncio.create_task(self._run(), name="inloop-pg-relay")
-        await self.listening.wait()
+        try:
+            await asyncio.wait_for(asyncio.shield(self.listening.wait()), timeout)
+        except TimeoutError:
+            log.warning("PostgreSQL LISTEN not ready after %ss; continuing without it", timeout)
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -51,6 +55,10 @@ class PgRelay:
             try:
                 async with await psycopg.AsyncConnection.connect(self.dsn, autocommit=True) as conn:
                     await conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+                    if self.listening.is_set():
+                        # Whatever was committed while we were away was not heard: let
+                        # streams catch up from the database and waiters look again.
+                        self.hub.resync()
                     self.listening.set()
                     async for notify in conn.notifies():
                         await self._deliver(notify.payload)
@@ -59,9 +67,15 @@ class PgRelay:
                 await asyncio.sleep(RECONNECT_SECONDS)
 
     async def _deliver(self, payload: str) -> None:
-        message = orjson.loads(payload)
-        if message.get("origin") == self.db.origin:
-            return  # this replica published its own events at commit
-        events = await self.db.read(sql.get_events, message["ids"])
-        requests = await self.db.read(sql.get_requests, [e.request_id for e in events])
+        """Publish another replica's events; a bad message is logged, never fatal."""
+        try:
+            message = orjson.loads(payload)
+            if message.get("origin") == self.db.origin:
+                return  # this replica published its own events at commit
+            events = await self.db.read(sql.get_events, [int(i) for i in message["ids"]])
+            requests = await self.db.read(sql.get_requests, [e.request_id for e in events])
+        except Exception:
+            log.exception("could not relay the notification %r", payload[:200])
+            self.hub.resync()
+            return
         self.hub.publish([(e, requests[e.request_id]) for e in events])

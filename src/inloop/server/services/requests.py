@@ -189,15 +189,22 @@ class RequestService:
             raise InvalidError(
                 f"timeout must be between 0 and {MAX_WAIT_SECONDS:g} seconds", field="timeout"
             )
-        with self.hub.waiter(request_id) as closed:
-            # Registered before reading, so a close committed in between still wakes us.
-            request = await self.get(principal, request_id)
-            if not request.is_open or timeout == 0:
-                return request
-            try:
-                return await asyncio.wait_for(closed, timeout)
-            except TimeoutError:
-                return await self.get(principal, request_id)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            with self.hub.waiter(request_id) as closed:
+                # Registered before reading, so a close committed in between still wakes us.
+                request = await self.get(principal, request_id)
+                left = deadline - loop.time()
+                if not request.is_open or left <= 0:
+                    return request
+                try:
+                    woken = await asyncio.wait_for(closed, left)
+                except TimeoutError:
+                    return await self.get(principal, request_id)
+                if woken is not None:
+                    return woken
+                # None: the hub lost track (a replica relay reconnected); look again.
 
     async def events(self, principal: Principal, request_id: str) -> list[Event]:
         await self.get(principal, request_id)

@@ -17,6 +17,7 @@ failure (a lost race, a bad answer) reaches only its own caller. Reads run on a 
 from __future__ import annotations
 
 import asyncio
+import logging
 import queue
 import threading
 from collections.abc import Callable
@@ -33,6 +34,7 @@ from inloop.domain.requests import Event, NewEvent, Request
 from inloop.server.store import schema, timers
 from inloop.server.store.engine import WRITE
 
+log = logging.getLogger(__name__)
 P = ParamSpec("P")
 T = TypeVar("T")
 
@@ -140,21 +142,38 @@ class _Job:
     earliest_timer: datetime | None = None
 
 
+class WriterStoppedError(RuntimeError):
+    """The writer thread is gone (the server is shutting down): the write was not made."""
+
+
 class _GroupWriter:
-    """The SQLite writer thread: runs queued writes in shared transactions."""
+    """The writer thread: runs queued writes in shared transactions."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
         self.jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self.stopping = False
         self.thread = threading.Thread(target=self._run, name="inloop-db-writer", daemon=True)
         self.thread.start()
 
     def submit(self, job: _Job) -> None:
+        if self.stopping or not self.thread.is_alive():
+            raise WriterStoppedError("the database writer has stopped; nothing was written")
         self.jobs.put(job)
 
     def stop(self) -> None:
+        self.stopping = True
         self.jobs.put(None)
         self.thread.join(timeout=10)
+        # Anything queued behind the stop is answered, not left waiting forever.
+        while True:
+            try:
+                job = self.jobs.get_nowait()
+            except queue.Empty:
+                return
+            if job is not None:
+                job.error = WriterStoppedError("the database writer stopped before this write")
+                self._deliver([job])
 
     def _run(self) -> None:
         while True:
@@ -180,10 +199,15 @@ class _GroupWriter:
         if len(group) == 1 or not self._transaction(group, isolate=False):
             for job in group:
                 self._transaction([job], isolate=True)
-        loops = {job.loop for job in group}
-        for loop in loops:
+        self._deliver(group)
+
+    def _deliver(self, group: list[_Job]) -> None:
+        for loop in {job.loop for job in group}:
             mine = [job for job in group if job.loop is loop]
-            loop.call_soon_threadsafe(self.db_deliver, mine)
+            try:
+                loop.call_soon_threadsafe(self.db_deliver, mine)
+            except RuntimeError:  # that event loop is closed: nobody is waiting any more
+                log.warning("dropped the results of %d writes for a closed event loop", len(mine))
 
     def _transaction(self, group: list[_Job], *, isolate: bool) -> bool:
         """Run and commit ``group``; False (nothing kept) if a job failed and not ``isolate``."""
