@@ -1,4 +1,5 @@
-"""``inloop serve``'s app plus one counter: did each answer find its long-poll parked?
+"""``inloop serve``'s app plus two probes: did each answer find its long-poll parked, and
+when (wall clock) did each answer's transaction commit?
 
 Run as ``python -m benchmarks._serve DATABASE_URL PORT`` by the HTTP round-trip benchmark.
 The app, its settings and its uvicorn set-up (``run_app``) are those of ``inloop serve``; the only
@@ -8,6 +9,8 @@ additions are a wrapper on the commit hook and ``GET /_bench/wakeups`` to read i
 from __future__ import annotations
 
 import sys
+import time
+from typing import Any
 
 from inloop.server.app import create_app
 from inloop.server.config import Settings
@@ -25,6 +28,25 @@ def main(database_url: str, port: int) -> None:
     woken: list[str] = []
     unparked: list[str] = []
 
+    committed: dict[str, float] = {}
+    writer = services.db._writer
+    transaction = writer._transaction
+
+    def timed_transaction(group: list[Any], *, isolate: bool) -> bool:
+        # The wall-clock moment each answer's transaction committed, read in the writer
+        # thread right after COMMIT returned: where the wake latency starts.
+        done = transaction(group, isolate=isolate)
+        if done:
+            at = time.time()
+            for job in group:
+                if job.error is None:
+                    for _, request in job.published:
+                        if not request.is_open:
+                            committed[request.id] = at
+        return done
+
+    writer._transaction = timed_transaction  # type: ignore[method-assign]
+
     def publish(published: Published) -> None:
         for _, request in published:
             if not request.is_open:
@@ -37,7 +59,7 @@ def main(database_url: str, port: int) -> None:
 
     @app.get("/_bench/wakeups", include_in_schema=False)
     async def wakeups() -> dict[str, object]:
-        return {"woken": len(woken), "unparked": unparked}
+        return {"woken": len(woken), "unparked": unparked, "committed": committed}
 
     run_app(app, settings)
 

@@ -143,15 +143,17 @@ async def http_round_trip(
 
     Each agent creates a request and sends GET /wait on its own connection; as soon as the
     wait is sent, the human answers on a third connection. Wake latency runs from the
-    human's response arriving to the agent's long-poll response arriving; the server
-    reports, per answer, whether the long-poll was parked in its hub when the answer
-    committed, and only those count for it. ``client`` is ``raw`` (the minimal client of
+    moment the answer's transaction committed (the server's writer thread reads the wall
+    clock right after COMMIT) to the agent's long-poll response arriving (the wall clock
+    in this process; same machine, same clock). The server also reports, per answer,
+    whether the long-poll was parked in its hub when the answer committed, and only those
+    count for it. ``client`` is ``raw`` (the minimal client of
     ``_http.py``) or ``httpx``.
     """
     name = "http_round_trip" if client == "raw" else "http_round_trip_httpx"
     with ServerProcess(database_url, workdir, instrumented=True) as server:
         lanes = [[await _connect(server, client) for _ in range(3)] for _ in range(agents)]
-        wakes: dict[str, float] = {}
+        arrived: dict[str, float] = {}
         round_trips: list[float] = []
 
         async def lane(connections: list[Connection], jobs: Iterator[int]) -> None:
@@ -175,15 +177,14 @@ async def http_round_trip(
                 status, _ = await human.request(
                     "POST", f"/v1/requests/{request_id}/respond", {"response": "approve"}
                 )
-                responded = time.perf_counter()
                 if status != 200:
                     raise RuntimeError(f"respond answered {status}")
                 status, woke_with = await waiter
                 woke = time.perf_counter()
+                arrived[request_id] = time.time()
                 if status != 200 or woke_with["status"] != "resolved":
                     raise RuntimeError(f"the long-poll returned {status}: {woke_with}")
                 round_trips.append(woke - started)
-                wakes[request_id] = woke - responded
 
         async def run(count: int) -> float:
             jobs = iter(range(count))
@@ -195,7 +196,7 @@ async def http_round_trip(
         try:
             await run(min(100, total))  # warm-up: connections, caches
             _, warm = await lanes[0][0].request("GET", "/_bench/wakeups")
-            wakes.clear()
+            arrived.clear()
             round_trips.clear()
             elapsed = await run(total)
             _, counts = await lanes[0][0].request("GET", "/_bench/wakeups")
@@ -204,10 +205,15 @@ async def http_round_trip(
                 for connection in connections:
                     await connection.close()
     unparked = set(counts["unparked"]) - set(warm["unparked"])
-    parked = [seconds for request_id, seconds in wakes.items() if request_id not in unparked]
+    committed = counts["committed"]
+    parked = [
+        at - committed[request_id]
+        for request_id, at in arrived.items()
+        if request_id not in unparked
+    ]
     note = (
         f"{total} round trips, {agents} agents ({client} HTTP/1.1 client), {elapsed:.2f} s; "
-        f"long-poll parked before the answer: {len(parked)}/{len(wakes)}"
+        f"long-poll parked before the answer: {len(parked)}/{len(arrived)}"
     )
     target = HTTP_TARGET if client == "raw" else None
     return [
