@@ -279,3 +279,18 @@ async def test_overdue_timers_fire_after_a_restart(
     assert await services.scheduler.run_due() == 3
     for request in requests:
         assert (await api.get(f"/v1/requests/{request['id']}")).json()["resolution"] == "timed_out"
+
+
+async def test_the_scheduler_loop_fires_overdue_timers_when_it_starts(api: httpx.AsyncClient, services: Services, clock: FakeClock) -> None:
+    """The loop inside `inloop serve`: started after the deadline, it fires at once."""
+    import asyncio
+
+    request = await create(api, timeout="1h", escalation="auto_reject")
+    clock.advance(hours=3)
+    with services.hub.stream(lambda event, _: event.type == "auto_rejected") as stream:
+        await services.scheduler.start()
+        try:
+            event, closed = await asyncio.wait_for(stream.queue.get(), 10)
+        finally:
+            await services.scheduler.stop()
+    assert (event.request_id, closed.resolution) == (request["id"], "auto_rejected")
