@@ -234,3 +234,17 @@ def test_users_ls_shows_presence_and_load(monkeypatch: pytest.MonkeyPatch) -> No
     assert "2/5" in rows["alice"]
     assert "offline" in rows["bob"]
     assert "0/unlimited" in rows["bob"]
+
+
+def test_requests_ls_filters_by_assignee_handle(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`requests ls --assigned-to ann` sends the assigned_to filter."""
+    result, server = run(
+        monkeypatch,
+        answer({"items": [], "next_cursor": None}),
+        "requests",
+        "ls",
+        "--assigned-to",
+        "ann",
+    )
+    assert result.exit_code == 0, result.output
+    assert server.calls[0].url.params["assigned_to"] == "ann"

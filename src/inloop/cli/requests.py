@@ -43,7 +43,8 @@ def list_requests(
     status: Annotated[list[Status] | None, typer.Option(help="Repeatable.")] = None,
     kind: Annotated[list[Kind] | None, typer.Option(help="Repeatable.")] = None,
     priority: Annotated[list[Priority] | None, typer.Option(help="Repeatable.")] = None,
-    assignee: Annotated[str | None, typer.Option(help="e.g. role:ops")] = None,
+    assignee: Annotated[str | None, typer.Option(help="A candidate ref, e.g. role:ops")] = None,
+    assigned_to: Annotated[str | None, typer.Option(help="The assignee's handle.")] = None,
     q: Annotated[str | None, typer.Option("--q", help="Text in the title or prompt.")] = None,
     limit: Annotated[int | None, typer.Option(min=1, max=500, help="At most 500.")] = None,
     cursor: Annotated[str | None, typer.Option(help="Where the last page ended.")] = None,
@@ -52,8 +53,8 @@ def list_requests(
     """List requests, urgent first, then oldest first."""
     with connect(ctx) as client:
         page = client.list(
-            status=status, kind=kind, priority=priority, assignee=assignee, q=q, limit=limit,
-            cursor=cursor,
+            status=status, kind=kind, priority=priority, assignee=assignee,
+            assigned_to=assigned_to, q=q, limit=limit, cursor=cursor,
         )  # fmt: skip
     if as_json:
         echo_json({"items": page.items, "next_cursor": page.next_cursor})

@@ -70,6 +70,7 @@ class RequestFilters(TypedDict, total=False):
     kind: Kind | str | Sequence[Kind | str] | None
     priority: Priority | str | Sequence[Priority | str] | None
     assignee: str | None
+    assigned_to: str | None
     conversation_id: str | None
     user_id: str | None
     created_after: datetime | str | None

@@ -103,6 +103,7 @@ class Client(SyncRouting, SyncIdentity, BaseClient):
         kind: Kind | str | Sequence[Kind | str] | None = None,
         priority: Priority | str | Sequence[Priority | str] | None = None,
         assignee: str | None = None,
+        assigned_to: str | None = None,
         conversation_id: str | None = None,
         user_id: str | None = None,
         created_after: datetime | str | None = None,
