@@ -294,3 +294,12 @@ async def test_the_scheduler_loop_fires_overdue_timers_when_it_starts(api: httpx
         finally:
             await services.scheduler.stop()
     assert (event.request_id, closed.resolution) == (request["id"], "auto_rejected")
+
+
+async def test_a_queued_request_gets_no_more_reminders(api: httpx.AsyncClient, services: Services, clock: FakeClock) -> None:
+    """queue means no further timer: the remind_every reminders stop too."""
+    request = await create(api, timeout="1h", escalation={"action": "queue", "remind_every": "25m"})
+    for _ in range(12):
+        await after(api, services, clock, request, minutes=25)
+    types = [e["type"] for e in await trail(api, request)]
+    assert types == ["created", "reminded", "reminded", "queued"]

@@ -87,7 +87,7 @@ class Scheduler:
                 return  # a retry or a queue move replaced this deadline
             why = f"no answer within {lifecycle.current_timeout(request)}"
             lifecycle.step(tx, request, lifecycle.next_step(request), now, why=why)
-        elif timer.kind == "remind":
+        elif timer.kind == "remind" and request.due_at is not None:  # queued: no more timers
             lifecycle.change(
                 tx,
                 request,
