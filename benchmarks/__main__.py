@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import tempfile
 import time
 from collections.abc import Callable
@@ -13,7 +14,7 @@ from pathlib import Path
 import psycopg
 from rich.console import Console
 
-from benchmarks import listing, round_trip
+from benchmarks import listing, round_trip, routing_bench, scheduling
 from benchmarks._databases import BACKENDS, PG_ADMIN_URL, fresh_database, seeded_database
 from benchmarks._report import RESULTS, Metric, print_tables, write_json
 
@@ -26,10 +27,24 @@ class Sizes:
     http_agents: int = 8
     list_size: int = 100_000
     list_calls: int = 200
+    idle_sizes: tuple[int, ...] = (20_000, 1_000_000)
+    idle_calls: int = 1000
+    due_together: int = 10_000
+    route_humans: int = 500
+    route_requests: int = 1000
 
 
 FULL = Sizes()
-QUICK = Sizes(service_total=300, http_total=200, list_size=5000, list_calls=30)
+QUICK = Sizes(
+    service_total=300,
+    http_total=200,
+    list_size=5000,
+    list_calls=30,
+    idle_sizes=(2_000, 20_000),
+    idle_calls=200,
+    due_together=2000,
+    route_requests=100,
+)
 
 
 def run_service(backend: str, workdir: Path, sizes: Sizes) -> list[Metric]:
@@ -79,10 +94,44 @@ def run_listing(backend: str, workdir: Path, sizes: Sizes) -> list[Metric]:
         )
 
 
+def run_scheduler_idle(backend: str, workdir: Path, sizes: Sizes) -> list[Metric]:
+    seconds: dict[int, float] = {}
+    urls: dict[int, str] = {}
+    with contextlib.ExitStack() as stack:
+        for size in sizes.idle_sizes:
+
+            def seed(url: str, size: int = size) -> None:
+                started = time.perf_counter()
+                scheduling.seed_timeouts(url, size, scheduling.far_future())
+                seconds[size] = time.perf_counter() - started
+
+            key = scheduling.seed_key(size)
+            cache = RESULTS / "cache"
+            urls[size] = stack.enter_context(seeded_database(backend, workdir, cache, key, seed))
+        return scheduling.scheduler_idle(backend, urls, seconds, calls=sizes.idle_calls)
+
+
+def run_due_together(backend: str, workdir: Path, sizes: Sizes) -> list[Metric]:
+    with fresh_database(backend, workdir) as url:
+        return asyncio.run(scheduling.due_together(url, count=sizes.due_together, lead=2.0))
+
+
+def run_routing(backend: str, workdir: Path, sizes: Sizes) -> list[Metric]:
+    with fresh_database(backend, workdir) as url:
+        return asyncio.run(
+            routing_bench.route_among(
+                backend, url, humans=sizes.route_humans, requests=sizes.route_requests
+            )
+        )
+
+
 BENCHMARKS: dict[str, Callable[[str, Path, Sizes], list[Metric]]] = {
     "service_round_trip": run_service,
     "http_round_trip": run_http,
     "list_first_page": run_listing,
+    "scheduler_idle": run_scheduler_idle,
+    "timers_due_together": run_due_together,
+    "routing_500": run_routing,
 }
 
 
