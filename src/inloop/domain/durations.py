@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+MAX_DURATION = timedelta(days=365)
+MAX_LENGTH = 40
 _UNITS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
 _SHORT = re.compile(r"(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
 _ISO = re.compile(
@@ -15,6 +17,8 @@ _ISO = re.compile(
 def parse_duration(text: str) -> timedelta:
     """Parse a duration; raise ``ValueError`` saying what is accepted when it does not parse."""
     value = text.strip()
+    if len(value) > MAX_LENGTH:
+        raise ValueError(f"{text[:MAX_LENGTH]!r}... is too long to be a duration")
     seconds = _parse_iso(value) if value[:1].upper() == "P" else _parse_short(value)
     if seconds is None:
         raise ValueError(
@@ -23,6 +27,9 @@ def parse_duration(text: str) -> timedelta:
         )
     if seconds <= 0:
         raise ValueError(f"{text!r} is not a positive duration")
+    # Compared as a number first: timedelta itself overflows past 999,999,999 days.
+    if seconds > MAX_DURATION.total_seconds():
+        raise ValueError(f"{text!r} is too long: a duration is at most 365 days")
     return timedelta(seconds=seconds)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -17,6 +18,8 @@ from inloop.domain.errors import (
     NotFoundError,
     PermissionDeniedError,
 )
+
+log = logging.getLogger("inloop.server")
 
 STATUS = {
     InvalidError: 422,
@@ -35,6 +38,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _domain)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation)  # type: ignore[arg-type]
     app.add_exception_handler(HTTPException, _http)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, _unexpected)
 
 
 async def _domain(_: Request, exc: DomainError) -> JSONResponse:
@@ -56,6 +60,15 @@ async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
     # A value that fits no branch of a union gets one error per branch: report the one
     # that got furthest into the value, which is the one that names the real mistake.
     best = max(errors, key=lambda e: len(_path(e.get("loc", ()))))
+    if tuple(best.get("loc", ())) == ("body",) and best.get("type") in _NOT_AN_OBJECT:
+        # What FastAPI reports when the body came without Content-Type: application/json.
+        return JSONResponse(
+            error_body(
+                "validation_error",
+                "the body must be a JSON object, sent with Content-Type: application/json",
+            ),
+            422,
+        )
     field = ".".join(_path(best.get("loc", ()))) or None
     message = str(best.get("msg", "invalid")).removeprefix("Value error, ")
     return JSONResponse(
@@ -63,6 +76,7 @@ async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
     )
 
 
+_NOT_AN_OBJECT = {"dict_type", "model_type", "model_attributes_type"}
 _TAGS = {"str", "int", "float", "bool", "dict", "list", "none", "json-or-python"}
 
 
@@ -89,3 +103,12 @@ async def _http(_: Request, exc: HTTPException) -> JSONResponse:
         ),
     }.get(exc.status_code, ("http_error", str(exc.detail)))
     return JSONResponse(error_body(code, message), exc.status_code, headers=exc.headers)
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    # The details go to the log, never to the caller: they may name tables, paths or secrets.
+    log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    return JSONResponse(
+        error_body("internal_error", "the server failed to handle this request; see its log"),
+        500,
+    )
