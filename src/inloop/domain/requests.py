@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import hashlib
+import math
 from datetime import datetime
 from typing import Any
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from inloop.domain.durations import parse_duration
 from inloop.domain.enums import EventType, Kind, Priority, Resolution, Status
@@ -60,6 +69,23 @@ class NewRequest(BaseModel):
     assignment: Assignment | None = None
     approvals: list[ApprovalStage] | None = Field(default=None, min_length=1, max_length=20)
     quorum: Quorum | None = None
+
+    @field_validator("prompt")
+    @classmethod
+    def _prompt_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise _invalid("prompt is blank: say what you are asking", "prompt")
+        return value
+
+    @field_validator("context", "metadata")
+    @classmethod
+    def _plain_json(cls, value: Any, info: ValidationInfo) -> Any:
+        problem = json_problem(value)
+        if problem is not None:
+            where, message = problem
+            field = str(info.field_name) + (f".{where}" if where else "")
+            raise _invalid(f"{field} {message}", field)
+        return value
 
     @field_validator("options", mode="before")
     @classmethod
@@ -117,7 +143,8 @@ class NewRequest(BaseModel):
                 "an escalation needs a timeout: it acts when the timeout passes", "timeout"
             )
         if self.title is None:
-            self.title = self.prompt.strip().splitlines()[0][:120] or self.prompt[:120]
+            self.title = next(line for line in self.prompt.splitlines() if line.strip())
+            self.title = self.title.strip()[:120]
         return self
 
     def fingerprint(self) -> str:
@@ -144,9 +171,17 @@ def _invalid(message: str, field: str) -> InvalidError:
 
 
 def check_schema(schema: dict[str, Any]) -> None:
-    """Refuse a response_schema that is not a valid JSON Schema (draft 2020-12)."""
+    """Refuse a response_schema that is not a valid JSON Schema (draft 2020-12), or that
+    could not be used to check answers (see :func:`inloop.domain.responses.schema_problem`).
+    """
     from jsonschema import Draft202012Validator, SchemaError
 
+    from inloop.domain.responses import schema_problem
+
+    problem = json_problem(schema)
+    if problem is not None:
+        where, message = problem
+        raise _invalid(f"response_schema {message} (at {where})", "response_schema")
     try:
         Draft202012Validator.check_schema(schema)
     except SchemaError as exc:
@@ -156,6 +191,30 @@ def check_schema(schema: dict[str, Any]) -> None:
             + (f" (at {where})" if where else ""),
             "response_schema",
         ) from None
+    unusable = schema_problem(schema)
+    if unusable is not None:
+        raise _invalid(f"response_schema cannot be used: {unusable}", "response_schema")
+
+
+# What the store's JSON encoder and every JSON reader agree on: 64-bit integers, finite
+# numbers. Anything else is refused rather than stored as null or rounded on the way back.
+_INT_RANGE = range(-(2**63), 2**64)
+
+
+def json_problem(value: Any) -> tuple[str, str] | None:
+    """(dotted path, what is wrong) for a value that cannot be stored as JSON, or None."""
+    stack: list[tuple[str, Any]] = [("", value)]
+    while stack:
+        where, item = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            return where, f"holds {item}: JSON numbers must be finite"
+        if isinstance(item, int) and item not in _INT_RANGE:
+            return where, "holds an integer too large to store: at most 64 bits"
+        if isinstance(item, dict):
+            stack += [(f"{where}.{k}".lstrip("."), v) for k, v in item.items()]
+        elif isinstance(item, list | tuple):
+            stack += [(f"{where}.{i}".lstrip("."), v) for i, v in enumerate(item)]
+    return None
 
 
 class Vote(BaseModel):
@@ -218,17 +277,20 @@ class Request(BaseModel):
 
     @property
     def is_rejection(self) -> bool:
-        """True when the request ended in a no: a rejected approval or a denied confirmation."""
+        """True unless an approval was approved: it fails closed.
+
+        An approval answered with anything but an approving option (approve, approved,
+        accept, yes) is a rejection, and so is an auto-rejection; a confirmation answered
+        false is one. Other kinds never are.
+        """
         if self.resolution == Resolution.AUTO_REJECTED:
             return True
         if self.resolution != Resolution.RESPONDED:
             return False
         if self.kind == Kind.CONFIRMATION:
             return self.response is False
-        return (
-            self.kind == Kind.APPROVAL
-            and isinstance(self.response, str)
-            and self.response.lower() in REJECTION_WORDS
+        return self.kind == Kind.APPROVAL and not (
+            isinstance(self.response, str) and self.response.lower() in _APPROVAL_WORDS
         )
 
 
