@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import Enum
 from typing import Any, Final, Generic, TypeVar
 from urllib.parse import quote
@@ -109,7 +109,8 @@ def _param(value: Any) -> Any:
     if isinstance(value, Enum):
         return str(value.value)
     if isinstance(value, datetime):
-        return value.isoformat()
+        # A time without a timezone is taken as UTC, as the server would.
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
     if isinstance(value, str | int | float):
         return value
     if isinstance(value, list | tuple | set | frozenset):

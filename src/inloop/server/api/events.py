@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -16,6 +17,8 @@ from inloop.server.api.deps import PrincipalDep, ServicesDep
 from inloop.server.services.feed import FeedFilter, event_feed
 
 router = APIRouter(prefix="/v1", tags=["events"])
+# ASCII digits only (str.isdigit takes "²"), and few enough to fit a 64-bit column.
+_EVENT_ID = re.compile(r"[0-9]{1,18}")
 
 
 @router.get("/events", response_class=EventSourceResponse)
@@ -31,9 +34,11 @@ async def stream_events(
     """Each message has ``id`` (the event id), ``event`` (its type) and ``data``
     (``{"event": ..., "request": ...}``). Resume with the ``Last-Event-ID`` header."""
     resume = last_event_id or last_event_id_query
-    if resume is not None and not resume.isdigit():
+    if resume is not None and not _EVENT_ID.fullmatch(resume):
         raise InvalidError(
-            "Last-Event-ID must be an event id (a whole number)", field="Last-Event-ID"
+            "Last-Event-ID must be an event id (a whole number of at most 18 digits)",
+            field="Last-Event-ID",
+            code="validation_error",
         )
     where = FeedFilter(request_id=request_id, types=type or (), conversation_id=conversation_id)
     feed = event_feed(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, Query
@@ -10,6 +10,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from inloop.domain.enums import Kind, Priority, Status
+from inloop.domain.errors import InvalidError
 from inloop.domain.requests import Event, NewRequest, Request
 from inloop.server.api.deps import PrincipalDep, ServicesDep, json
 from inloop.server.store.requests import RequestFilter
@@ -72,8 +73,12 @@ async def list_requests(
     assigned_to: Annotated[str | None, Query(description="The assignee's handle")] = None,
     conversation_id: str | None = None,
     user_id: str | None = None,
-    created_after: datetime | None = None,
-    created_before: datetime | None = None,
+    created_after: Annotated[
+        datetime | None, Query(description="ISO 8601; without a timezone, UTC.")
+    ] = None,
+    created_before: Annotated[
+        datetime | None, Query(description="ISO 8601; without a timezone, UTC.")
+    ] = None,
     q: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: str | None = None,
@@ -86,14 +91,26 @@ async def list_requests(
         assigned_to=assigned_to,
         conversation_id=conversation_id,
         user_id=user_id,
-        created_after=created_after,
-        created_before=created_before,
+        created_after=_utc(created_after, "created_after"),
+        created_before=_utc(created_before, "created_before"),
         q=q,
     )
     found, next_cursor = await services.requests.list_requests(
         principal, where, limit=limit, cursor=cursor
     )
     return json(RequestPage(items=found, next_cursor=next_cursor))
+
+
+def _utc(value: datetime | None, field: str) -> datetime | None:
+    """The time in UTC; a time without a timezone is taken to be UTC already."""
+    if value is None:
+        return None
+    try:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:
+        raise InvalidError(
+            f"{field} is out of range", field=field, code="validation_error"
+        ) from None
 
 
 @router.get("/{request_id}", response_model=Request)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -188,6 +188,10 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+_PRIORITIES = len(Priority)
+_MAX_ID = 40  # the id column's width
+
+
 def encode_cursor(priority_order: int, created_at: datetime, request_id: str) -> str:
     raw = orjson.dumps([priority_order, created_at.isoformat(), request_id])
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
@@ -198,8 +202,16 @@ def decode_cursor(cursor: str) -> tuple[int, datetime, str]:
         order, created_at, request_id = orjson.loads(
             base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         )
-        return int(order), datetime.fromisoformat(created_at), str(request_id)
-    except (ValueError, TypeError) as exc:
+        # Each field is bounded as encode_cursor makes it, so none can overflow a column.
+        if type(order) is not int or not 0 <= order < _PRIORITIES:
+            raise ValueError("priority order out of range")
+        if not isinstance(request_id, str) or not 0 < len(request_id) <= _MAX_ID:
+            raise ValueError("bad request id")
+        when = datetime.fromisoformat(created_at)
+        if when.tzinfo is None:
+            raise ValueError("naive created_at")
+        return order, when.astimezone(UTC), request_id
+    except (ValueError, TypeError, OverflowError) as exc:
         raise InvalidError(
             "cursor is not one this server gave out: pass next_cursor from the previous page",
             field="cursor",
