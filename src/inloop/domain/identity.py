@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from inloop.domain.enums import Presence, Scope
 from inloop.domain.errors import PermissionDeniedError
@@ -93,6 +93,14 @@ class UserUpdate(BaseModel):
     capacity: int | None = Field(
         default=None, ge=1, le=10_000, description="Most open assigned requests; null: no limit."
     )
+
+    @field_validator("name", "disabled")
+    @classmethod
+    def _not_null(cls, value: object, info: ValidationInfo) -> object:
+        # Only an explicit null gets here (defaults are not validated): the column needs a value.
+        if value is None:
+            raise ValueError(f"{info.field_name} cannot be null: leave it out to keep it")
+        return value
 
 
 class PresenceUpdate(BaseModel):

@@ -11,8 +11,14 @@ from datetime import datetime
 from sqlalchemy import Connection
 
 from inloop.domain.enums import Presence, Scope
-from inloop.domain.errors import AuthenticationError, PermissionDeniedError
+from inloop.domain.errors import (
+    AuthenticationError,
+    InvalidError,
+    NotFoundError,
+    PermissionDeniedError,
+)
 from inloop.domain.identity import (
+    HANDLE,
     ApiKey,
     CreatedApiKey,
     NewApiKey,
@@ -185,7 +191,12 @@ class IdentityService:
         self, principal: Principal, handle: str, role: str, *, granted: bool
     ) -> User:
         principal.require()
-        NewUser(handle=handle, name="-", roles=[role])  # the same name rules as at creation
+        if not HANDLE.fullmatch(role):  # the same rule as for roles given at creation
+            raise InvalidError(
+                f"{role!r} is not a valid role: use 1 to 100 letters, digits or _ . @ + -",
+                field="role",
+                code="validation_error",
+            )
 
         def apply(tx: Tx) -> User:
             sql.set_role(tx.conn, handle, role, granted=granted)
@@ -250,7 +261,10 @@ class IdentityService:
     ) -> CreatedApiKey:
         key_id = new_id("ak", now)
         secret = secrets.token_urlsafe(32)
-        user_id = sql.user_row(tx.conn, new.user).id if new.user else None
+        try:
+            user_id = sql.user_row(tx.conn, new.user).id if new.user else None
+        except NotFoundError as exc:
+            raise NotFoundError(exc.message, field="user") from None
         row = {
             "id": key_id,
             "name": new.name,
