@@ -58,9 +58,10 @@ def test_ask_prints_the_approval_and_exits_0(server: ServerProcess) -> None:
         request = created_request(http, ask)
         assert request["kind"] == "approval" and request["assignee"] == "role:ops"
         assert request["prompt"] == "Approve the deploy?" and request["timeout"] == "1h"
-        http.post(
+        answered = http.post(
             f"/v1/requests/{request['id']}/respond", json={"response": "approve", "comment": "go"}
         )
+        assert answered.status_code == 200, answered.text
     code, out, err = finish(ask)
     assert (code, out) == (0, "approve\n")
     assert request["id"] in err and "go" in err
@@ -71,8 +72,20 @@ def test_ask_exits_1_on_a_rejection(server: ServerProcess) -> None:
     ask = start_ask(server, "Approve the deploy?", "--options", "approve,reject")
     with server.client() as http:
         request = created_request(http, ask)
-        http.post(f"/v1/requests/{request['id']}/respond", json={"response": "reject"})
+        answered = http.post(f"/v1/requests/{request['id']}/respond", json={"response": "reject"})
+        assert answered.status_code == 200, answered.text
     assert finish(ask)[:2] == (1, "reject\n")
+
+
+def test_ask_fails_closed_on_any_other_answer_to_an_approval(server: ServerProcess) -> None:
+    """Answered `later` (neither approve nor reject): exit 1, so `ask ... && deploy` does not deploy."""
+    ask = start_ask(server, "Approve the deploy?", "--options", "approve,reject,later")
+    with server.client() as http:
+        request = created_request(http, ask)
+        assert request["kind"] == "approval"
+        answered = http.post(f"/v1/requests/{request['id']}/respond", json={"response": "later"})
+        assert answered.status_code == 200, answered.text
+    assert finish(ask)[:2] == (1, "later\n")
 
 
 def test_ask_exits_3_when_cancelled_and_prints_json(server: ServerProcess) -> None:
@@ -80,7 +93,8 @@ def test_ask_exits_3_when_cancelled_and_prints_json(server: ServerProcess) -> No
     ask = start_ask(server, "Proceed?", "--kind", "confirmation", "--json")
     with server.client() as http:
         request = created_request(http, ask)
-        http.post(f"/v1/requests/{request['id']}/cancel", json={"reason": "not needed"})
+        cancelled = http.post(f"/v1/requests/{request['id']}/cancel", json={"reason": "not needed"})
+        assert cancelled.status_code == 200, cancelled.text
     code, out, err = finish(ask)
     assert code == 3
     assert '"status": "cancelled"' in out or '"status":"cancelled"' in out

@@ -53,8 +53,10 @@ def ask(
 ) -> None:
     """Ask humans a question, wait for the answer, print it.
 
-    Exits 0 when answered, 1 when the answer is a rejection, 3 when the request closed
-    without an answer (timed out, cancelled, transferred), 4 when the server is unreachable.
+    Exits 0 when answered (an approval: approved), 1 when not approved (rejected, or any
+    other answer to an approval, or a confirmation answered no), 2 on bad usage, 3 when the
+    request closed without an answer (timed out, cancelled, transferred), 4 when the server
+    is unreachable.
     """
     seconds = _seconds(timeout)
     fields: dict[str, Any] = {
