@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
+import pytest
+
 from inloop.domain import EventType, NewRequest, Scope
 from inloop.domain.identity import Principal
 from inloop.domain.requests import Event, Request
 from inloop.server.services import Services
 from inloop.server.services.feed import FeedFilter, event_feed
+from inloop.server.services.hub import Stream
 
 ADMIN = Principal(actor="tester", scopes=frozenset({Scope.ADMIN}))
 
@@ -74,21 +77,35 @@ async def test_filters_by_request_type_and_conversation(services: Services) -> N
     await feed.aclose()  # type: ignore[attr-defined]
 
 
-async def test_a_slow_subscriber_catches_up_from_the_database(services: Services) -> None:
+async def test_a_slow_subscriber_catches_up_from_the_database(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """When the hub's buffer overflows, the feed re-reads the database: nothing is lost."""
-    services.hub._stream_buffer = 2
+    overflows: list[int] = []
+    offer = Stream.offer
+
+    def counting_offer(stream: Stream, event: Event, request: Request) -> None:
+        was = stream.overflowed
+        offer(stream, event, request)
+        if stream.overflowed and not was:
+            overflows.append(event.id)
+
+    monkeypatch.setattr(Stream, "offer", counting_offer)
+    services.hub._stream_buffer = 1
     feed = event_feed(services.db, services.hub, ADMIN, FeedFilter(), 0)
+    first = asyncio.ensure_future(anext(feed))  # subscribes to the hub before the creates
+    await asyncio.sleep(0)
+    assert len(services.hub._streams) == 1
     created = [await ask(services, f"r{i}", kind="input") for i in range(6)]
-    got = await take(feed, 6)
+    got = [await asyncio.wait_for(first, 10), *await take(feed, 5)]
+    assert overflows, "the stream never overflowed: the test proves nothing"
     assert [r.id for _, r in got] == [c.id for c in created]
-    assert len({e.id for e, _ in got}) == 6
+    assert [e.id for e, _ in got] == sorted({e.id for e, _ in got})
     await feed.aclose()  # type: ignore[attr-defined]
 
 
 async def test_the_feed_needs_a_scope(services: Services) -> None:
     """A principal with no scopes is refused before any streaming starts."""
-    import pytest
-
     from inloop.domain.errors import PermissionDeniedError
 
     with pytest.raises(PermissionDeniedError):
