@@ -77,3 +77,43 @@ async def test_the_relay_survives_a_bad_notification(databases: Databases) -> No
             await relay.stop()
             a.close()
             b.close()
+
+
+@pytest.mark.postgres
+async def test_a_commit_with_thousands_of_events_still_notifies(databases: Databases) -> None:
+    """PostgreSQL caps a NOTIFY at 8,000 bytes: 2,000 events in one commit arrive in chunks."""
+    from inloop.domain import EventType
+    from inloop.domain.requests import NewEvent
+    from inloop.server.store.database import Tx
+
+    with databases.postgres() as url:
+        a = build_services(Settings(database_url=url), clock=FakeClock())
+        b = build_services(Settings(database_url=url), clock=FakeClock())
+        relay = PgRelay(a.db, a.hub)
+        await relay.start()
+        try:
+            request, _ = await b.requests.create(ADMIN, NewRequest(prompt="x", kind="input"))
+            clock = FakeClock()
+
+            def many(tx: Tx) -> None:
+                for i in range(2000):
+                    new = NewEvent(
+                        request_id=request.id,
+                        type=EventType.REMINDED,
+                        actor=f"s{i}",
+                        at=clock.now(),
+                    )
+                    tx.emit(new, request)
+
+            feed = event_feed(a.db, a.hub, ADMIN, FeedFilter(types=[EventType.REMINDED]), None)
+            first = asyncio.ensure_future(anext(feed))
+            await asyncio.sleep(0)
+            await b.db.write(many)
+            got = [await asyncio.wait_for(first, 10)]
+            got += [await asyncio.wait_for(anext(feed), 10) for _ in range(1999)]
+            assert len({e.id for e, _ in got}) == 2000
+            await feed.aclose()  # type: ignore[attr-defined]
+        finally:
+            await relay.stop()
+            a.close()
+            b.close()

@@ -40,6 +40,7 @@ T = TypeVar("T")
 
 Published = list[tuple[Event, Request]]
 NOTIFY_CHANNEL = "inloop_events"
+NOTIFY_IDS = 300  # 300 ids of up to 19 digits, with commas, stay under 8,000 bytes
 MAX_GROUP = 64
 
 _insert_event = schema.events.insert().returning(schema.events.c.id)
@@ -114,9 +115,13 @@ class Database:
         return result, tx.published
 
     def _notify(self, conn: Connection, published: Published) -> None:
-        if published and self.dialect == "postgresql":
-            # Delivered by PostgreSQL at commit, to the other replicas' listeners.
-            payload = orjson.dumps({"origin": self.origin, "ids": [e.id for e, _ in published]})
+        if not published or self.dialect != "postgresql":
+            return
+        # Delivered by PostgreSQL at commit, to the other replicas' listeners. A message
+        # holds at most 8,000 bytes, so the ids go in chunks.
+        ids = [e.id for e, _ in published]
+        for start in range(0, len(ids), NOTIFY_IDS):
+            payload = orjson.dumps({"origin": self.origin, "ids": ids[start : start + NOTIFY_IDS]})
             conn.execute(select(func.pg_notify(NOTIFY_CHANNEL, payload.decode())))
 
     def dispose(self) -> None:
