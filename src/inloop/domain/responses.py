@@ -47,12 +47,11 @@ def validate_response(request: Request, value: Any) -> Any:
 
 def _validate_form(request: Request, value: Any) -> Any:
     from re2 import error as RE2Error
-    from referencing.exceptions import Unresolvable
 
     validator = form_validator(request.response_schema or {})
     try:
         errors = sorted(validator.iter_errors(value), key=lambda e: list(e.path))
-    except (Unresolvable, RE2Error, RecursionError) as exc:
+    except (*_referencing_errors(), RE2Error, RecursionError) as exc:
         # Only a schema stored before these were refused at creation gets here.
         raise _invalid(f"the request's response_schema cannot be used: {exc}") from None
     if errors:
@@ -85,7 +84,6 @@ def schema_problem(schema: dict[str, Any]) -> str | None:
     """Why a (metaschema-valid) response_schema cannot be used, or None."""
     from re2 import error as RE2Error
     from referencing import Registry
-    from referencing.exceptions import Unresolvable
     from referencing.jsonschema import DRAFT202012
 
     root = Registry().resolver_with_root(DRAFT202012.create_resource(schema))
@@ -98,7 +96,7 @@ def schema_problem(schema: dict[str, Any]) -> str | None:
             if isinstance(ref, str):
                 try:
                     resolver.lookup(ref)
-                except Unresolvable:
+                except _referencing_errors():
                     return (
                         f"{keyword} {ref!r} does not resolve inside the schema{at}: only "
                         "local references such as '#/$defs/name' are allowed"
@@ -162,6 +160,19 @@ def _subschemas(schema: Any, root: Any) -> Iterator[tuple[str, dict[str, Any], A
             if isinstance(node.get(keyword), dict):
                 children += [(f"{keyword}/{name}", s) for name, s in node[keyword].items()]
         stack += [(f"{where}/{path}".lstrip("/"), child, resolver) for path, child in children]
+
+
+def _referencing_errors() -> tuple[type[Exception], ...]:
+    """What resolving a $ref can raise (the library has no common base class)."""
+    from referencing import exceptions
+
+    return (
+        exceptions.Unresolvable,
+        exceptions.NoSuchResource,
+        exceptions.Unretrievable,
+        exceptions.CannotDetermineSpecification,
+        exceptions.NoInternalID,
+    )
 
 
 @functools.lru_cache(maxsize=512)

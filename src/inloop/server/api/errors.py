@@ -76,7 +76,7 @@ async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
     )
 
 
-_NOT_AN_OBJECT = {"dict_type", "model_type", "model_attributes_type"}
+_NOT_AN_OBJECT = {"dict_type", "model_type", "model_attributes_type", "missing"}
 _TAGS = {"str", "int", "float", "bool", "dict", "list", "none", "json-or-python"}
 
 
