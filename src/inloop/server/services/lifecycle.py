@@ -151,27 +151,29 @@ class Lifecycle:
             spec = AssigneeStrategy.model_validate(spec)
         if not isinstance(spec, AssigneeStrategy):
             return request
-        members = routing_sql.pool_members(tx.conn, spec.refs)
-        counts = routing_sql.open_assigned(tx.conn, [m.handle for m in members])
         pool_key = f"{spec.strategy}:{','.join(sorted(spec.refs))}"
-        last = (
-            routing_sql.last_chosen(tx.conn, pool_key) if spec.strategy == "round_robin" else None
-        )
-        choice = choose(
-            spec.strategy, members, counts, last=last, now=now, away_after=self.policy.away_after
-        )
-        if choice.handle is not None:
-            if spec.strategy == "round_robin":
-                routing_sql.set_last_chosen(tx.conn, pool_key, choice.handle)
+        robin = spec.strategy == "round_robin"
+        last = routing_sql.last_chosen(tx.conn, pool_key) if robin else None
+        handle = routing_sql.pick(tx.conn, spec.refs, spec.strategy, last)
+        if handle is not None:
+            if robin:
+                routing_sql.set_last_chosen(tx.conn, pool_key, handle)
+            how = f"round robin after {last or 'the start'}" if robin else "least busy"
             return self.assign(
                 tx,
                 request,
-                choice.handle,
+                handle,
                 now,
                 EventType.ASSIGNED,
                 actor=SYSTEM,
-                reason=choice.reason,
+                reason=f"{how}: {handle} of {', '.join(spec.refs)}",
             )
+        # Nobody: the whole pool, through the same rule, says why.
+        members = routing_sql.pool_members(tx.conn, spec.refs)
+        counts = {m.handle: m.open_assigned for m in members}
+        choice = choose(
+            spec.strategy, members, counts, last=last, now=now, away_after=self.policy.away_after
+        )
         return self._fallback(
             tx, request, spec.fallback or self._default_fallback(), choice.reason, now
         )

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from inloop.domain.enums import Status
+from inloop.domain.enums import Presence, Status
 from inloop.server.store.schema import (
     requests,
     routing_cursors,
@@ -26,10 +27,11 @@ class Member:
     presence: str
     capacity: int | None
     last_active_at: datetime | None
+    open_assigned: int
 
 
-def pool_members(conn: Connection, refs: Iterable[str]) -> list[Member]:
-    """The enabled users the refs name (user:, role:, team:), by handle."""
+def _named(refs: Iterable[str]) -> Any:
+    """The condition on ``users`` that the refs (user:, role:, team:) name, or None."""
     handles: list[str] = []
     roles: list[str] = []
     team_names: list[str] = []
@@ -49,14 +51,57 @@ def pool_members(conn: Connection, refs: Iterable[str]) -> list[Member]:
                 .where(teams.c.name.in_(team_names))
             )
         )
-    if not named:
+    return and_(or_(*named), users.c.disabled.is_(False)) if named else None
+
+
+# Open requests a user holds: an index range count (ix_requests_assigned_to_status).
+_held = (
+    select(func.count())
+    .where(requests.c.assigned_to == users.c.handle, requests.c.status == Status.ASSIGNED)
+    .correlate(users)
+    .scalar_subquery()
+)
+
+
+def pool_members(conn: Connection, refs: Iterable[str]) -> list[Member]:
+    """The enabled users the refs name, by handle, each with the open requests they hold."""
+    named = _named(refs)
+    if named is None:
         return []
     rows = conn.execute(
-        select(users.c.handle, users.c.presence, users.c.capacity, users.c.last_active_at)
-        .where(or_(*named), users.c.disabled.is_(False))
+        select(users.c.handle, users.c.presence, users.c.capacity, users.c.last_active_at, _held)
+        .where(named)
         .order_by(users.c.handle)
     )
     return [Member(*row) for row in rows]
+
+
+def pick(conn: Connection, refs: Iterable[str], strategy: str, last: str | None) -> str | None:
+    """The strategy's choice, made in the database so that only one row comes back.
+
+    The same rule as ``inloop.domain.routing.choose`` (which explains a failure): among
+    members not offline and under capacity, least busy (ties by handle), or the first
+    handle after ``last`` (wrapping round).
+    """
+    named = _named(refs)
+    if named is None:
+        return None
+    available = and_(
+        named,
+        users.c.presence != Presence.OFFLINE,
+        or_(users.c.capacity.is_(None), _held < users.c.capacity),
+    )
+    query = select(users.c.handle).where(available).limit(1)
+    if strategy == "least_busy":
+        chosen: str | None = conn.execute(query.order_by(_held, users.c.handle)).scalar()
+        return chosen
+    ordered = query.order_by(users.c.handle)
+    if last is not None:
+        after: str | None = conn.execute(ordered.where(users.c.handle > last)).scalar()
+        if after is not None:
+            return after
+    first: str | None = conn.execute(ordered).scalar()
+    return first
 
 
 def open_assigned(conn: Connection, handles: list[str]) -> dict[str, int]:
