@@ -32,6 +32,7 @@ from inloop.domain.requests import REJECTION_WORDS, NewEvent, Request
 from inloop.domain.routing import choose
 from inloop.domain.specs import AssigneeStrategy, EscalationPolicy, Transfer, candidate_refs
 from inloop.domain.transitions import TRANSITIONS, Action, transition
+from inloop.server.store import bulk
 from inloop.server.store import requests as sql
 from inloop.server.store import routing as routing_sql
 from inloop.server.store.database import Tx
@@ -360,26 +361,76 @@ class Lifecycle:
         actor: str = SYSTEM,
     ) -> Request:
         """Close by policy: the audit names the system, ``resolved_by`` says policy."""
-        event = {
-            Action.AUTO_APPROVE: EventType.AUTO_APPROVED,
-            Action.AUTO_REJECT: EventType.AUTO_REJECTED,
-            Action.TIME_OUT: EventType.TIMED_OUT,
-            Action.CANCEL: EventType.CANCELLED,
-        }[action]
-        changes: dict[str, Any] = {"resolved_by": POLICY}
-        if action in (Action.AUTO_APPROVE, Action.AUTO_REJECT):
-            changes["response"] = policy_answer(request, approve=action == Action.AUTO_APPROVE)
+        changes = _decision(request, action)
         return self.change(
             tx,
             request,
             action,
             changes,
-            event,
+            _DECISION_EVENT[action],
             actor=actor,
             now=now,
             reason=reason,
             data={"response": changes.get("response")},
         )
+
+    def decide_many(
+        self, tx: Tx, decided: dict[Action, list[tuple[Request, str]]], now: datetime
+    ) -> None:
+        """``decide`` for a batch of requests at once: one UPDATE per (action, answer) and
+        one multi-row INSERT of their events. The scheduler's path for timeouts."""
+        for action, items in decided.items():
+            rule = TRANSITIONS[action]
+            groups: dict[Any, list[tuple[Request, str]]] = {}
+            for request, why in items:
+                groups.setdefault(_decision(request, action).get("response"), []).append(
+                    (request, why)
+                )
+            for response, group in groups.items():
+                values = {
+                    "status": rule.to,
+                    "resolution": rule.resolution,
+                    "resolved_at": now,
+                    "resolved_by": POLICY,
+                    "updated_at": now,
+                }
+                if response is not None:
+                    values["response"] = response
+                closed = bulk.close_open(tx.conn, [r.id for r, _ in group], values)
+                bulk.emit_many(
+                    tx,
+                    [
+                        (
+                            NewEvent(
+                                request_id=r.id,
+                                type=_DECISION_EVENT[action],
+                                actor=SYSTEM,
+                                reason=why,
+                                at=now,
+                                data={"response": response},
+                            ),
+                            # what the UPDATE wrote, without reading the row back
+                            r.model_copy(update=values),
+                        )
+                        for r, why in group
+                        if r.id in closed
+                    ],
+                )
+
+
+_DECISION_EVENT = {
+    Action.AUTO_APPROVE: EventType.AUTO_APPROVED,
+    Action.AUTO_REJECT: EventType.AUTO_REJECTED,
+    Action.TIME_OUT: EventType.TIMED_OUT,
+    Action.CANCEL: EventType.CANCELLED,
+}
+
+
+def _decision(request: Request, action: Action) -> dict[str, Any]:
+    changes: dict[str, Any] = {"resolved_by": POLICY}
+    if action in (Action.AUTO_APPROVE, Action.AUTO_REJECT):
+        changes["response"] = policy_answer(request, approve=action == Action.AUTO_APPROVE)
+    return changes
 
 
 def policy_answer(request: Request, *, approve: bool) -> Any:

@@ -14,12 +14,13 @@ import logging
 from datetime import datetime
 
 from inloop.domain.enums import EventType, Presence
+from inloop.domain.escalation import Resolve
 from inloop.domain.requests import Request
 from inloop.domain.transitions import Action
 from inloop.server.services.clock import Clock
 from inloop.server.services.lifecycle import SYSTEM, Lifecycle
+from inloop.server.store import bulk, timers
 from inloop.server.store import requests as sql
-from inloop.server.store import timers
 from inloop.server.store.database import Database, Tx
 from inloop.server.store.identity import presence_of
 
@@ -56,69 +57,81 @@ class Scheduler:
 
     def _fire_batch(self, tx: Tx, now: datetime) -> int:
         due = timers.claim_due(tx.conn, now, self.batch)
-        for timer in due:
-            try:
-                with tx.conn.begin_nested():
-                    self._fire(tx, timer, now)
-            except Exception:
-                # A timer whose action fails is dropped (and logged) rather than retried
-                # forever: it would block every later timer behind it.
-                log.exception("timer %s (%s) failed and was dropped", timer.id, timer.kind)
+        if not self._attempt(tx, due, now):
+            # One of them failed: fire them one at a time, and drop (and log) any that
+            # fails alone rather than retry it forever, blocking every timer behind it.
+            for timer in due:
+                if not self._attempt(tx, [timer], now):
+                    log.error("timer %s (%s) failed and was dropped", timer.id, timer.kind)
         timers.delete_ids(tx.conn, [t.id for t in due])
         return len(due)
 
-    def _fire(self, tx: Tx, timer: timers.Timer, now: datetime) -> None:
-        if timer.kind == "offline":
-            assert timer.user_handle is not None
-            self._offline(tx, timer.user_handle, now)
-            return
-        request = sql.get_request(tx.conn, timer.request_id or "", lock=True)
-        marks = timer.data
-        if (
-            request is None
-            or not request.is_open
-            or marks.get("level") != request.level
-            or marks.get("stage") != request.stage
-        ):
-            return  # answered, or moved on since this timer was set
-        lifecycle = self.lifecycle
-        if timer.kind == "timeout":
-            if request.due_at != timer.due_at:
-                return  # a retry or a queue move replaced this deadline
-            why = f"no answer within {lifecycle.current_timeout(request)}"
-            lifecycle.step(tx, request, lifecycle.next_step(request), now, why=why)
-        elif timer.kind == "remind" and request.due_at is not None:  # queued: no more timers
-            lifecycle.change(
-                tx,
-                request,
-                None,
-                {},
-                EventType.REMINDED,
-                actor=SYSTEM,
-                now=now,
-                reason="reminder: still waiting for an answer",
-            )
-            lifecycle.schedule_reminder(tx, request, now)
-        elif timer.kind == "assignment" and request.assigned_to is None:
-            self._unassigned(tx, request, now)
+    def _attempt(self, tx: Tx, due: list[timers.Timer], now: datetime) -> bool:
+        """Fire ``due`` in a savepoint; on failure roll it back (events too) and say so."""
+        mark = len(tx.published)
+        try:
+            with tx.conn.begin_nested():
+                self._fire(tx, due, now)
+        except Exception:
+            del tx.published[mark:]
+            log.warning("firing %d timers failed", len(due), exc_info=True)
+            return False
+        return True
 
-    def _unassigned(self, tx: Tx, request: Request, now: datetime) -> None:
+    def _fire(self, tx: Tx, due: list[timers.Timer], now: datetime) -> None:
+        """Carry out a batch: timeouts that close a request are closed together."""
+        lifecycle = self.lifecycle
+        current = bulk.lock_requests(tx.conn, [t.request_id for t in due if t.request_id])
+        decided: dict[Action, list[tuple[Request, str]]] = {}
+        closing: set[str] = set()
+        for timer in due:
+            if timer.kind == "offline":
+                assert timer.user_handle is not None
+                self._offline(tx, timer.user_handle, now)
+                continue
+            request = current.get(timer.request_id or "")
+            if request is None or request.id in closing or not _still_meant(timer, request):
+                continue  # answered, or moved on since this timer was set
+            if timer.kind == "timeout":
+                why = f"no answer within {lifecycle.current_timeout(request)}"
+                step = lifecycle.next_step(request)
+                if isinstance(step, Resolve):
+                    decided.setdefault(step.action, []).append((request, why))
+                    closing.add(request.id)
+                    continue
+                current[request.id] = lifecycle.step(tx, request, step, now, why=why)
+            elif timer.kind == "remind":
+                current[request.id] = lifecycle.change(
+                    tx,
+                    request,
+                    None,
+                    {},
+                    EventType.REMINDED,
+                    actor=SYSTEM,
+                    now=now,
+                    reason="reminder: still waiting for an answer",
+                )
+                lifecycle.schedule_reminder(tx, request, now)
+            elif timer.kind == "assignment":
+                current[request.id] = self._unassigned(tx, request, now)
+        lifecycle.decide_many(tx, decided, now)
+
+    def _unassigned(self, tx: Tx, request: Request, now: datetime) -> Request:
         assert request.assignment is not None
         lifecycle = self.lifecycle
         why = f"nobody was assigned within {request.assignment.timeout}"
         action = request.assignment.action
         if action == "transfer":
             assert request.assignment.to is not None
-            lifecycle.transfer(tx, request, request.assignment.to, now, why=why)
-        elif action == "escalate":
-            lifecycle.step(tx, request, lifecycle.next_step(request), now, why=why)
-        else:
-            decided = {
-                "auto_approve": Action.AUTO_APPROVE,
-                "auto_reject": Action.AUTO_REJECT,
-                "cancel": Action.CANCEL,
-            }[action]
-            lifecycle.decide(tx, request, decided, now, reason=why)
+            return lifecycle.transfer(tx, request, request.assignment.to, now, why=why)
+        if action == "escalate":
+            return lifecycle.step(tx, request, lifecycle.next_step(request), now, why=why)
+        decided = {
+            "auto_approve": Action.AUTO_APPROVE,
+            "auto_reject": Action.AUTO_REJECT,
+            "cancel": Action.CANCEL,
+        }[action]
+        return lifecycle.decide(tx, request, decided, now, reason=why)
 
     def _offline(self, tx: Tx, handle: str, now: datetime) -> None:
         if presence_of(tx.conn, handle) != Presence.OFFLINE:
@@ -154,3 +167,17 @@ class Scheduler:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), seconds)
             self._sleeping_until = None
+
+
+def _still_meant(timer: timers.Timer, request: Request) -> bool:
+    """Whether the timer still applies: the request is open at the level, stage (and, for
+    a timeout, the deadline) the timer was set for; reminders stop once it is queued."""
+    if not request.is_open or timer.data.get("level") != request.level:
+        return False
+    if timer.data.get("stage") != request.stage:
+        return False
+    if timer.kind == "timeout":
+        return request.due_at == timer.due_at
+    if timer.kind == "remind":
+        return request.due_at is not None
+    return timer.kind != "assignment" or request.assigned_to is None

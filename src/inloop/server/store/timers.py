@@ -11,6 +11,8 @@ from sqlalchemy import Connection, delete, func, insert, select
 
 from inloop.server.store.schema import timers
 
+_insert = insert(timers)  # built once; SQLAlchemy reuses its compiled form
+
 
 @dataclass(frozen=True)
 class Timer:
@@ -64,7 +66,7 @@ def claim_due(conn: Connection, now: datetime, limit: int) -> list[Timer]:
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    return [Timer(**row._mapping) for row in conn.execute(query)]
+    return [Timer(*row) for row in conn.execute(query)]  # columns in the dataclass's order
 
 
 def delete_ids(conn: Connection, ids: list[int]) -> None:
