@@ -401,14 +401,14 @@ class Lifecycle:
                     tx,
                     [
                         (
-                            NewEvent(
-                                request_id=r.id,
-                                type=_DECISION_EVENT[action],
-                                actor=SYSTEM,
-                                reason=why,
-                                at=now,
-                                data={"response": response},
-                            ),
+                            {
+                                "request_id": r.id,
+                                "type": _DECISION_EVENT[action],
+                                "actor": SYSTEM,
+                                "reason": why,
+                                "at": now,
+                                "data": {"response": response},
+                            },
                             # what the UPDATE wrote, without reading the row back
                             r.model_copy(update=values),
                         )

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, select, update
 
 from inloop.domain.enums import OPEN_STATUSES
-from inloop.domain.requests import Event, NewEvent, Request
+from inloop.domain.requests import Event, Request
 from inloop.server.store.database import Tx
 from inloop.server.store.schema import events, requests
 
@@ -43,18 +43,20 @@ def close_open(conn: Connection, ids: Sequence[str], values: dict[str, Any]) -> 
     return set(rows.scalars())
 
 
-def emit_many(tx: Tx, items: Sequence[tuple[NewEvent, Request]]) -> None:
+def emit_many(tx: Tx, items: Sequence[tuple[dict[str, Any], Request]]) -> None:
     """Append one audit event for each of many requests in one statement; published
-    after the commit, in the order given."""
+    after the commit, in the order given. Each event is a row of the events table
+    without its id (the fields of ``NewEvent``), built by trusted code."""
     if not items:
         return
-    rows = [new.model_dump() for new, _ in items]
+    rows = [row for row, _ in items]
     ids = dict(
         (request_id, event_id) for event_id, request_id in tx.conn.execute(_insert_events, rows)
     )
     if len(ids) != len(rows):
         raise ValueError("emit_many takes one event per request")
     tx.published.extend(
-        (Event(id=ids[row["request_id"]], **row), request)
-        for row, (_, request) in zip(rows, items, strict=True)
+        # model_construct: these rows were just written from typed values, not read back
+        (Event.model_construct(id=ids[row["request_id"]], **row), request)
+        for row, request in items
     )
