@@ -281,7 +281,9 @@ async def test_overdue_timers_fire_after_a_restart(
         assert (await api.get(f"/v1/requests/{request['id']}")).json()["resolution"] == "timed_out"
 
 
-async def test_the_scheduler_loop_fires_overdue_timers_when_it_starts(api: httpx.AsyncClient, services: Services, clock: FakeClock) -> None:
+async def test_the_scheduler_loop_fires_overdue_timers_when_it_starts(
+    api: httpx.AsyncClient, services: Services, clock: FakeClock
+) -> None:
     """The loop inside `inloop serve`: started after the deadline, it fires at once."""
     import asyncio
 
@@ -296,7 +298,9 @@ async def test_the_scheduler_loop_fires_overdue_timers_when_it_starts(api: httpx
     assert (event.request_id, closed.resolution) == (request["id"], "auto_rejected")
 
 
-async def test_a_queued_request_gets_no_more_reminders(api: httpx.AsyncClient, services: Services, clock: FakeClock) -> None:
+async def test_a_queued_request_gets_no_more_reminders(
+    api: httpx.AsyncClient, services: Services, clock: FakeClock
+) -> None:
     """queue means no further timer: the remind_every reminders stop too."""
     request = await create(api, timeout="1h", escalation={"action": "queue", "remind_every": "25m"})
     for _ in range(12):
