@@ -7,10 +7,12 @@ database again, so it sees every event once, in order.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
+from inloop.domain.access import can_see
 from inloop.domain.enums import EventType, Scope
 from inloop.domain.identity import Principal
 from inloop.domain.requests import Event, Request
@@ -26,12 +28,15 @@ class FeedFilter:
     request_id: str | None = None
     types: Sequence[EventType] = ()
     conversation_id: str | None = None
+    # Only events of requests this principal may see (set by event_feed).
+    visible_to: Principal | None = None
 
     def accepts(self, event: Event, request: Request) -> bool:
         return (
             (self.request_id is None or event.request_id == self.request_id)
             and (not self.types or event.type in self.types)
             and (self.conversation_id is None or request.conversation_id == self.conversation_id)
+            and (self.visible_to is None or can_see(self.visible_to, request))
         )
 
 
@@ -40,7 +45,7 @@ def event_feed(
 ) -> AsyncIterator[tuple[Event, Request]]:
     """Check the caller may read events (raising now, not mid-stream), then stream them."""
     principal.require(Scope.AGENT, Scope.RESPONDER)
-    return _feed(db, hub, where, last_event_id)
+    return _feed(db, hub, dataclasses.replace(where, visible_to=principal), last_event_id)
 
 
 async def _feed(
@@ -105,7 +110,8 @@ async def _replay(
             return
         by_id = await db.read(sql.get_requests, [e.request_id for e in found])
         for event in found:
-            yield event, by_id[event.request_id]
+            if where.accepts(event, by_id[event.request_id]):
+                yield event, by_id[event.request_id]
         after = found[-1].id
         if len(found) < PAGE:
             return
