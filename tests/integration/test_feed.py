@@ -122,10 +122,10 @@ async def test_the_feed_shows_only_requests_the_caller_may_see(services: Service
     await asyncio.sleep(0)
     await ask(services, "secret", kind="input", assignee="role:finance")
     open_to_all = await ask(services, "public", kind="input")
-    event, request = await asyncio.wait_for(nxt, 10)
+    _, request = await asyncio.wait_for(nxt, 10)
     assert request.id == open_to_all.id
     replayed = event_feed(services.db, services.hub, outsider, FeedFilter(), 0)
-    event, request = await asyncio.wait_for(anext(replayed), 10)
+    _, request = await asyncio.wait_for(anext(replayed), 10)
     assert request.id == open_to_all.id
     await live.aclose()  # type: ignore[attr-defined]
     await replayed.aclose()  # type: ignore[attr-defined]
