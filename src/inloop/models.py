@@ -71,7 +71,9 @@ class Answer(Generic[T]):
 
     @property
     def approved(self) -> bool:
-        """True unless the answer is a no: a rejected approval or a denied confirmation."""
+        """False for a no: an approval answered with anything but an approving option
+        (approve, approved, accept, yes) or auto-rejected, or a confirmation answered
+        false. Other kinds of answer are never a no."""
         return not self.request.is_rejection
 
     @classmethod
