@@ -152,3 +152,41 @@ async def test_approvals_and_quorum_are_validated(api: httpx.AsyncClient) -> Non
         )
         assert response.status_code == 422, fields
         assert response.json()["error"]["field"] == field
+
+
+async def test_only_members_vote_and_only_approvals_count(api: httpx.AsyncClient) -> None:
+    """An admin outside the quorum cannot vote; an answer that is not an approving word is a no."""
+    h = await people(api, ann=[], bob=[])
+    request = await create(
+        api,
+        options=["approve", "needs_changes"],
+        quorum={"quorum": 2, "of": ["user:ann", "user:bob"]},
+    )
+    outsider = await api.post(f"/v1/requests/{request['id']}/respond", json={"response": "approve"})
+    assert outsider.status_code == 403
+    done = (await vote(api, request, h["ann"], "needs_changes")).json()
+    assert (done["status"], done["response"]) == ("resolved", "needs_changes")
+    assert (await vote(api, request, h["bob"], "approve")).status_code == 409
+    assert (
+        "can no longer be reached"
+        in (await api.get(f"/v1/requests/{request['id']}/events")).json()["items"][-1]["reason"]
+    )
+
+
+async def test_a_quorum_request_cannot_be_claimed_and_must_be_reachable(
+    api: httpx.AsyncClient,
+) -> None:
+    """Nobody holds a quorum request; a quorum larger than its users is refused."""
+    h = await people(api, ann=[], bob=[])
+    request = await create(api, quorum={"quorum": 2, "of": ["user:ann", "user:bob"]})
+    claim = await api.post(f"/v1/requests/{request['id']}/claim", headers=h["ann"])
+    assert claim.status_code == 409 and claim.json()["error"]["code"] == "not_claimable"
+    too_big = await api.post(
+        "/v1/requests",
+        json={
+            "prompt": "x",
+            "kind": "approval",
+            "quorum": {"quorum": 3, "of": ["user:ann", "user:bob"]},
+        },
+    )
+    assert too_big.status_code == 422

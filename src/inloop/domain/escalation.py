@@ -69,7 +69,9 @@ def on_timeout(
         if escalation == "escalate":  # the last resort: no further timer after it
             return Escalate(default_to, level + 1, None) if level == 0 else _FINAL[None]
         if escalation == "retry":
-            return Remind(reminders + 1) if reminders < DEFAULT_RETRIES else _FINAL[None]
+            # No timeout in force means nothing to restart: the retries are spent.
+            retry = timeout is not None and reminders < DEFAULT_RETRIES
+            return Remind(reminders + 1) if retry else _FINAL[None]
         return _FINAL[escalation]
     policy = EscalationPolicy.model_validate(escalation)
     final = _FINAL[policy.final_action]
@@ -81,7 +83,7 @@ def on_timeout(
         return final
     if policy.action == "retry":
         limit = policy.max_retries or DEFAULT_RETRIES
-        return Remind(reminders + 1) if reminders < limit else final
+        return Remind(reminders + 1) if timeout is not None and reminders < limit else final
     return _FINAL[policy.action]
 
 

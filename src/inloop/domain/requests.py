@@ -34,7 +34,7 @@ from inloop.domain.specs import (
 )
 
 DEFAULT_APPROVAL_OPTIONS = (Option(value="approve"), Option(value="reject"))
-_APPROVAL_WORDS = {"approve", "approved", "accept", "yes"}
+APPROVAL_WORDS = frozenset({"approve", "approved", "accept", "yes"})
 REJECTION_WORDS = frozenset({"reject", "rejected", "deny", "denied", "decline", "no"})
 
 
@@ -160,7 +160,7 @@ def _infer_kind(new: NewRequest) -> Kind:
         return Kind.FORM
     if new.options is not None:
         values = {o.value.lower() for o in new.options}
-        return Kind.APPROVAL if values & _APPROVAL_WORDS else Kind.CHOICE
+        return Kind.APPROVAL if values & APPROVAL_WORDS else Kind.CHOICE
     return Kind.INPUT
 
 
@@ -290,7 +290,7 @@ class Request(BaseModel):
         if self.kind == Kind.CONFIRMATION:
             return self.response is False
         return self.kind == Kind.APPROVAL and not (
-            isinstance(self.response, str) and self.response.lower() in _APPROVAL_WORDS
+            isinstance(self.response, str) and self.response.lower() in APPROVAL_WORDS
         )
 
 

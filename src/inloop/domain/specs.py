@@ -153,6 +153,14 @@ class Quorum(_Strict):
     of: list[AssigneeRef] = Field(min_length=1)
     veto: bool = False
 
+    @model_validator(mode="after")
+    def _reachable(self) -> Quorum:
+        if all(ref.startswith("user:") for ref in self.of) and self.quorum > len(set(self.of)):
+            raise ValueError(
+                f"a quorum of {self.quorum} cannot be reached by {len(set(self.of))} users"
+            )
+        return self
+
 
 class Display(_Strict):
     """Hints for how the desk lays out the context."""

@@ -15,9 +15,9 @@ from typing import Any
 from inloop.domain.durations import parse_duration
 from inloop.domain.enums import EventType
 from inloop.domain.errors import ConflictError
-from inloop.domain.requests import REJECTION_WORDS, Request, Vote, stage_candidates, stage_timeout
+from inloop.domain.requests import APPROVAL_WORDS, Request, Vote, stage_candidates, stage_timeout
 from inloop.domain.transitions import Action
-from inloop.server.services.lifecycle import Lifecycle
+from inloop.server.services.lifecycle import Lifecycle, policy_answer
 from inloop.server.store import routing as routing_sql
 from inloop.server.store.database import Tx
 
@@ -76,6 +76,8 @@ def record_vote(
         voters = len(routing_sql.pool_members(tx.conn, quorum.of))
         undecided = max(0, voters - len(votes))
         if approvals + undecided < quorum.quorum:
+            # Closed with the rejecting option, whatever the last vote was.
+            value = policy_answer(request, approve=False)
             return close(
                 f"the quorum of {quorum.quorum} can no longer be reached: {approvals} approvals, "
                 f"{undecided} not yet voted"
@@ -132,4 +134,5 @@ def _advance(
 
 
 def _is_no(response: Any) -> bool:
-    return isinstance(response, str) and response.lower() in REJECTION_WORDS
+    """Fails closed, like ``Request.is_rejection``: only an approving word is a yes."""
+    return not (isinstance(response, str) and response.lower() in APPROVAL_WORDS)

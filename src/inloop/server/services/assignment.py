@@ -36,6 +36,7 @@ class AssignmentService:
 
         def take(tx: Tx) -> Request:
             request = self.requests.locked(tx, request_id, principal, Action.ASSIGN)
+            _claimable(request)
             if request.assigned_to == handle:
                 return request  # claiming twice is harmless
             if request.assigned_to is not None:
@@ -97,6 +98,7 @@ class AssignmentService:
             self._holder_or_admin(principal, request, "reassign")
             why = f"reassigned to {to}" + (f": {reason}" if reason else "")
             if to.startswith("user:"):
+                _claimable(request)
                 candidates = sorted({*request.candidates, to})
                 return self.lifecycle.assign(
                     tx,
@@ -148,6 +150,14 @@ class AssignmentService:
             f"only the assignee ({request.assigned_to or 'nobody'}) or an admin may {verb} "
             f"request {request.id}",
             code="forbidden",
+        )
+
+
+def _claimable(request: Request) -> None:
+    if request.quorum:
+        raise ConflictError(
+            f"request {request.id} is decided by a quorum of votes: nobody holds it",
+            code="not_claimable",
         )
 
 

@@ -28,7 +28,7 @@ from inloop.domain.escalation import (
     level_timeout,
     on_timeout,
 )
-from inloop.domain.requests import REJECTION_WORDS, NewEvent, Request
+from inloop.domain.requests import APPROVAL_WORDS, REJECTION_WORDS, NewEvent, Request
 from inloop.domain.routing import choose
 from inloop.domain.specs import AssigneeStrategy, EscalationPolicy, Transfer, candidate_refs
 from inloop.domain.transitions import TRANSITIONS, Action, transition
@@ -39,7 +39,6 @@ from inloop.server.store.database import Tx
 
 SYSTEM = "system"
 POLICY = "policy"
-_APPROVE_WORDS = ("approve", "approved", "accept", "yes")
 
 
 @dataclass(frozen=True)
@@ -120,13 +119,17 @@ class Lifecycle:
         self, tx: Tx, request: Request, now: datetime, *, assignment: bool = False
     ) -> None:
         """Timers for the request's current level and stage."""
-        marks = {"level": request.level, "stage": request.stage}
-        if request.due_at is not None:
-            tx.add_timer("timeout", request.due_at, request_id=request.id, data=marks)
+        self.schedule_timeout(tx, request)
         self.schedule_reminder(tx, request, now)
         if assignment and request.assignment is not None and request.assigned_to is None:
             due = now + parse_duration(request.assignment.timeout)
+            marks = {"level": request.level, "stage": request.stage}
             tx.add_timer("assignment", due, request_id=request.id, data=marks)
+
+    def schedule_timeout(self, tx: Tx, request: Request) -> None:
+        if request.due_at is not None:
+            marks = {"level": request.level, "stage": request.stage}
+            tx.add_timer("timeout", request.due_at, request_id=request.id, data=marks)
 
     def schedule_reminder(self, tx: Tx, request: Request, now: datetime) -> None:
         every = _remind_every(request.escalation)
@@ -272,7 +275,7 @@ class Lifecycle:
             level=request.level,
             reminders=request.reminders,
             default_to=self.policy.escalate_to,
-            timeout=self._timeout(request),
+            timeout=self.current_timeout(request),
         )
 
     def current_timeout(self, request: Request) -> str | None:
@@ -317,20 +320,20 @@ class Lifecycle:
             return self.route(tx, request, step.to, now)
         if isinstance(step, Remind):
             timeout = self.current_timeout(request)
-            assert timeout is not None  # retries only come from a timeout
-            due = now + parse_duration(timeout)
+            assert timeout is not None  # on_timeout retries only while a timeout is in force
             request = self.change(
                 tx,
                 request,
                 None,
-                {"reminders": step.reminders, "due_at": due},
+                {"reminders": step.reminders, "due_at": now + parse_duration(timeout)},
                 EventType.REMINDED,
                 actor=actor,
                 now=now,
                 reason=f"{why}: reminder {step.reminders}",
                 data={"retry": step.reminders},
             )
-            self.schedule(tx, request, now)
+            # Only the deadline restarts: the remind_every chain of this level runs on.
+            self.schedule_timeout(tx, request)
             return request
         assert isinstance(step, Requeue)
         return self.change(
@@ -438,7 +441,7 @@ def policy_answer(request: Request, *, approve: bool) -> Any:
     if request.kind == Kind.CONFIRMATION:
         return approve
     values = [o.value for o in request.options or []]
-    words = _APPROVE_WORDS if approve else tuple(REJECTION_WORDS)
+    words = APPROVAL_WORDS if approve else REJECTION_WORDS
     return next((v for v in values if v.lower() in words), values[0 if approve else -1])
 
 

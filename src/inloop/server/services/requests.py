@@ -6,7 +6,7 @@ import asyncio
 import dataclasses
 from typing import Any
 
-from inloop.domain.access import check_can_answer, check_can_see
+from inloop.domain.access import check_can_answer, check_can_see, is_candidate
 from inloop.domain.enums import EventType, Scope
 from inloop.domain.errors import ConflictError, InvalidError, NotFoundError, PermissionDeniedError
 from inloop.domain.identity import Principal
@@ -127,6 +127,12 @@ class RequestService:
             request = self.locked(tx, request_id, principal, Action.RESPOND)
             check_can_answer(principal, request)
             value = validate_response(request, response)
+            if request.quorum and not is_candidate(principal, request):
+                raise PermissionDeniedError(
+                    f"a quorum is voted by its members ({', '.join(request.quorum.of)}); "
+                    f"{principal.actor} is not one of them",
+                    code="forbidden",
+                )
             if request.approvals or request.quorum:
                 return record_vote(
                     self.lifecycle, tx, request, principal.actor, value, comment, now
