@@ -191,3 +191,45 @@ async def test_idle_humans_read_as_away(api: httpx.AsyncClient, clock: FakeClock
     presence = await api.put("/v1/me/presence", json={"presence": "online"}, headers=h["alice"])
     assert presence.status_code == 200 and presence.json()["presence"] == "online"
     assert (await api.put("/v1/users/alice/presence", json={"presence": "busy"})).status_code == 422
+
+
+async def test_going_offline_twice_restarts_the_grace_period(
+    api: httpx.AsyncClient, services: Services, clock: FakeClock
+) -> None:
+    """Offline, online, offline again: the work stays a full grace period after the last."""
+    await users(api, "alice")
+    held = await create(api, assignee="user:alice")
+    await api.put("/v1/users/alice/presence", json={"presence": "offline"})
+    clock.advance(minutes=1)
+    await api.put("/v1/users/alice/presence", json={"presence": "online"})
+    clock.advance(minutes=3)
+    await api.put("/v1/users/alice/presence", json={"presence": "offline"})
+    clock.advance(minutes=2)
+    await services.scheduler.run_due()
+    assert (await api.get(f"/v1/requests/{held['id']}")).json()["assigned_to"] == "alice"
+    clock.advance(minutes=4)
+    await services.scheduler.run_due()
+    assert (await api.get(f"/v1/requests/{held['id']}")).json()["assigned_to"] is None
+
+
+async def test_the_event_stream_of_an_unseen_request_is_refused(api: httpx.AsyncClient) -> None:
+    """GET /v1/events?request_id= of a request the caller may not see is a 403, not silence."""
+    outsider = (await users(api, "mallory"))["mallory"]
+    request = await create(api, assignee="role:finance")
+    response = await api.get("/v1/events", params={"request_id": request["id"]}, headers=outsider)
+    assert response.status_code == 403
+    assert (await api.get("/v1/events", params={"request_id": "req_nope"})).status_code == 404
+
+
+def test_bad_routing_settings_are_refused_at_start() -> None:
+    """A fallback or escalation target that is not a ref stops the server with the reason."""
+    from inloop.server.config import Settings
+
+    for bad in (
+        {"routing_fallback": "transfer:live"},
+        {"routing_fallback": "escalat"},
+        {"escalate_to": "admins"},
+        {"away_after": "soon"},
+    ):
+        with pytest.raises(ValueError, match="INLOOP_"):
+            Settings(database_url="sqlite://", **bad)  # type: ignore[arg-type]

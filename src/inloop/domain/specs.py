@@ -21,7 +21,7 @@ from pydantic import (
 
 from inloop.domain.durations import parse_duration
 
-_REF = re.compile(r"(user|role|team):[A-Za-z0-9_.@+-]{1,100}")
+REF = re.compile(r"(user|role|team):[A-Za-z0-9_.@+-]{1,100}")
 
 
 def _check_duration(value: str) -> str:
@@ -30,7 +30,7 @@ def _check_duration(value: str) -> str:
 
 
 def _check_ref(value: str) -> str:
-    if not _REF.fullmatch(value):
+    if not REF.fullmatch(value):
         raise ValueError(
             f"{value!r} is not an assignee: use user:<handle>, role:<name> or team:<name>"
         )

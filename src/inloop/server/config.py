@@ -45,6 +45,30 @@ class Settings:
             scheduler_batch=int(env.get("INLOOP_SCHEDULER_BATCH", "500")),
         )
 
+    def __post_init__(self) -> None:
+        from inloop.domain.durations import parse_duration
+        from inloop.domain.specs import REF
+
+        for name in ("away_after", "offline_grace"):
+            try:
+                parse_duration(getattr(self, name))
+            except ValueError as exc:
+                raise ValueError(f"INLOOP_{name.upper()}: {exc}") from None
+        if not REF.fullmatch(self.escalate_to):
+            raise ValueError(
+                f"INLOOP_ESCALATE_TO: {self.escalate_to!r} is not user:, role: or team:<name>"
+            )
+        target = self.routing_fallback.removeprefix("transfer:")
+        if self.routing_fallback not in ("queue", "escalate") and not (
+            self.routing_fallback.startswith("transfer:") and REF.fullmatch(target)
+        ):
+            raise ValueError(
+                f"INLOOP_ROUTING_FALLBACK: {self.routing_fallback!r} is not queue, escalate "
+                "or transfer:<user:|role:|team:name>"
+            )
+        if self.scheduler_batch < 1:
+            raise ValueError("INLOOP_SCHEDULER_BATCH must be at least 1")
+
     @property
     def public_url(self) -> str:
         host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host  # noqa: S104

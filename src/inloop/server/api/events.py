@@ -40,6 +40,8 @@ async def stream_events(
             field="Last-Event-ID",
             code="validation_error",
         )
+    if request_id is not None:
+        await services.requests.get(principal, request_id)  # 404 or 403 before streaming
     where = FeedFilter(request_id=request_id, types=type or (), conversation_id=conversation_id)
     feed = event_feed(
         services.db, services.hub, principal, where, int(resume) if resume is not None else None

@@ -89,7 +89,9 @@ class AssignmentService:
             _REF.validate_python(to)
         except ValidationError as exc:
             raise InvalidError(
-                str(exc.errors()[0]["msg"]).removeprefix("Value error, "), field="to"
+                str(exc.errors()[0]["msg"]).removeprefix("Value error, "),
+                field="to",
+                code="validation_error",
             ) from None
         now = self.clock.now()
 

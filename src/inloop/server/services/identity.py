@@ -169,7 +169,12 @@ class IdentityService:
         def apply(tx: Tx) -> User:
             sql.set_presence(tx.conn, handle, presence, now)
             if presence == Presence.OFFLINE:
-                tx.add_timer("offline", now + self.policy.offline_grace, user_handle=handle)
+                tx.add_timer(
+                    "offline",
+                    now + self.policy.offline_grace,
+                    user_handle=handle,
+                    data={"since": now.isoformat()},
+                )
             return self._live(tx.conn, [sql.get_user(tx.conn, handle)])[0]
 
         return await self.db.write(apply)
@@ -238,6 +243,7 @@ class IdentityService:
     async def delete_team(self, principal: Principal, name: str) -> None:
         principal.require()
         await self.db.write(lambda tx: sql.delete_team(tx.conn, name))
+        self._cache.clear()
 
     async def set_member(
         self, principal: Principal, name: str, handle: str, *, member: bool
@@ -248,7 +254,9 @@ class IdentityService:
             sql.set_member(tx.conn, name, handle, member=member)
             return sql.get_team(tx.conn, name)
 
-        return await self.db.write(apply)
+        team = await self.db.write(apply)
+        self._cache.clear()  # members' keys pick up the team change at once
+        return team
 
     # API keys
 

@@ -12,6 +12,7 @@ which keeps replicas on PostgreSQL free of lock cycles between answers and timer
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -155,8 +156,9 @@ class Lifecycle:
             spec = AssigneeStrategy.model_validate(spec)
         if not isinstance(spec, AssigneeStrategy):
             return request
-        pool_key = f"{spec.strategy}:{','.join(sorted(spec.refs))}"
+        pool_key = _pool_key(spec)
         robin = spec.strategy == "round_robin"
+        routing_sql.lock_pool(tx.conn, pool_key)
         last = routing_sql.last_chosen(tx.conn, pool_key) if robin else None
         handle = routing_sql.pick(tx.conn, spec.refs, spec.strategy, last)
         if handle is not None:
@@ -238,7 +240,14 @@ class Lifecycle:
             reason=why,
         )
         spec = self._stage_assignee(request)
-        return self.route(tx, request, spec, now) if isinstance(spec, dict) else request
+        if not isinstance(spec, dict):
+            return request
+        strategy = AssigneeStrategy.model_validate(spec)
+        # Route again only among the people the request is still meant for: after an
+        # escalation, transfer or reassignment its candidates are others than the pool.
+        if sorted(set(strategy.refs)) != sorted(set(request.candidates)):
+            return request
+        return self.route(tx, request, strategy, now)
 
     def assign(
         self,
@@ -434,6 +443,13 @@ def _decision(request: Request, action: Action) -> dict[str, Any]:
     if action in (Action.AUTO_APPROVE, Action.AUTO_REJECT):
         changes["response"] = policy_answer(request, approve=action == Action.AUTO_APPROVE)
     return changes
+
+
+def _pool_key(spec: AssigneeStrategy) -> str:
+    key = f"{spec.strategy}:{','.join(sorted(set(spec.refs)))}"
+    if len(key) <= 200:
+        return key
+    return f"{spec.strategy}:sha256:{hashlib.sha256(key.encode()).hexdigest()}"
 
 
 def policy_answer(request: Request, *, approve: bool) -> Any:

@@ -13,6 +13,8 @@ import contextlib
 import logging
 from datetime import datetime
 
+from sqlalchemy.exc import DBAPIError
+
 from inloop.domain.enums import EventType, Presence
 from inloop.domain.escalation import Resolve
 from inloop.domain.requests import Request
@@ -25,6 +27,7 @@ from inloop.server.store.database import Database, Tx
 from inloop.server.store.identity import presence_of
 
 log = logging.getLogger(__name__)
+RETRY_SECONDS = 1.0
 MAX_SLEEP_SECONDS = 30.0  # also picks up timers another replica set (they do not wake us)
 
 
@@ -72,6 +75,8 @@ class Scheduler:
         try:
             with tx.conn.begin_nested():
                 self._fire(tx, due, now)
+        except DBAPIError:
+            raise  # the database's trouble, not the timers': roll back, retry the batch
         except Exception:
             del tx.published[mark:]
             log.warning("firing %d timers failed", len(due), exc_info=True)
@@ -87,7 +92,7 @@ class Scheduler:
         for timer in due:
             if timer.kind == "offline":
                 assert timer.user_handle is not None
-                self._offline(tx, timer.user_handle, now)
+                self._offline(tx, timer.user_handle, timer.data.get("since"), now)
                 continue
             request = current.get(timer.request_id or "")
             if request is None or request.id in closing or not _still_meant(timer, request):
@@ -133,9 +138,12 @@ class Scheduler:
         }[action]
         return lifecycle.decide(tx, request, decided, now, reason=why)
 
-    def _offline(self, tx: Tx, handle: str, now: datetime) -> None:
-        if presence_of(tx.conn, handle) != Presence.OFFLINE:
+    def _offline(self, tx: Tx, handle: str, since: str | None, now: datetime) -> None:
+        found = presence_of(tx.conn, handle)
+        if found is None or found[0] != Presence.OFFLINE:
             return  # came back within the grace period
+        if since is not None and found[1] is not None and found[1].isoformat() != since:
+            return  # went offline again since: that later grace period decides
         for request in sql.assigned_to(tx.conn, handle):
             self.lifecycle.put_back(tx, request, now, why=f"{handle} went offline")
 
@@ -157,8 +165,9 @@ class Scheduler:
                 self._wake.clear()
                 next_due = await self.db.read(timers.next_due)
             except Exception:
-                log.exception("the scheduler failed; retrying")
-                next_due = None
+                log.exception("the scheduler failed; retrying in %ss", RETRY_SECONDS)
+                await asyncio.sleep(RETRY_SECONDS)
+                continue
             now = self.clock.now()
             seconds = MAX_SLEEP_SECONDS
             if next_due is not None:

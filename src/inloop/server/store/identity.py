@@ -214,8 +214,12 @@ def claim_meta(conn: Connection, key: str, value: str) -> bool:
     return True
 
 
-def presence_of(conn: Connection, handle: str) -> str | None:
-    return conn.execute(select(users.c.presence).where(users.c.handle == handle)).scalar()
+def presence_of(conn: Connection, handle: str) -> tuple[str, datetime | None] | None:
+    """The stored presence and when it last changed."""
+    row = conn.execute(
+        select(users.c.presence, users.c.presence_changed_at).where(users.c.handle == handle)
+    ).first()
+    return (row[0], row[1]) if row else None
 
 
 def set_presence(conn: Connection, handle: str, presence: str, now: datetime) -> None:

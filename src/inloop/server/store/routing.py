@@ -118,6 +118,13 @@ def open_assigned(conn: Connection, handles: list[str]) -> dict[str, int]:
     return counts
 
 
+def lock_pool(conn: Connection, key: str) -> None:
+    """Route one request of this pool at a time (PostgreSQL replicas): the capacity check
+    and the round-robin cursor are then read and written without a race."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(select(func.pg_advisory_xact_lock(func.hashtext(key))))
+
+
 def last_chosen(conn: Connection, pool: str) -> str | None:
     """Round robin's cursor for ``pool``, locked until the transaction ends."""
     query = select(routing_cursors.c.last_handle).where(routing_cursors.c.pool == pool)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -42,19 +41,6 @@ def add(
             data=data or {},
         )
     )
-
-
-def cancel_for_request(
-    conn: Connection, request_id: str, kinds: Iterable[str] | None = None
-) -> None:
-    statement = delete(timers).where(timers.c.request_id == request_id)
-    if kinds is not None:
-        statement = statement.where(timers.c.kind.in_(list(kinds)))
-    conn.execute(statement)
-
-
-def cancel_for_user(conn: Connection, handle: str, kind: str) -> None:
-    conn.execute(delete(timers).where(timers.c.user_handle == handle, timers.c.kind == kind))
 
 
 def claim_due(conn: Connection, now: datetime, limit: int) -> list[Timer]:
