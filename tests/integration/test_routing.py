@@ -6,6 +6,7 @@ from collections import Counter
 from typing import Any
 
 import httpx
+import pytest
 
 from inloop.server.services import Services
 from tests.support import FakeClock
