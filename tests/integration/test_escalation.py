@@ -307,3 +307,22 @@ async def test_a_queued_request_gets_no_more_reminders(
         await after(api, services, clock, request, minutes=25)
     types = [e["type"] for e in await trail(api, request)]
     assert types == ["created", "reminded", "reminded", "queued"]
+
+
+async def test_escalating_a_request_without_a_policy_hands_it_to_the_escalation_target(
+    api: httpx.AsyncClient, services: Services, clock: FakeClock
+) -> None:
+    """Escalate now, or an assignment timeout's escalate, with no policy: role:admin takes
+    over; the request is not closed as if it had timed out."""
+    now = await create(api, assignee="team:ops")
+    escalated = (await api.post(f"/v1/requests/{now['id']}/escalate")).json()
+    assert (escalated["status"], escalated["candidates"], escalated["level"]) == (
+        "pending",
+        ["role:admin"],
+        1,
+    )
+    unclaimed = await create(
+        api, assignee="team:ops", assignment={"timeout": "60s", "action": "escalate"}
+    )
+    moved = await after(api, services, clock, unclaimed, seconds=61)
+    assert (moved["status"], moved["candidates"]) == ("pending", ["role:admin"])

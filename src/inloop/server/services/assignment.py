@@ -139,7 +139,12 @@ class AssignmentService:
             self._holder_or_admin(principal, request, "escalate")
             why = f"escalated now by {principal.actor}" + (f": {reason}" if reason else "")
             return self.lifecycle.step(
-                tx, request, self.lifecycle.next_step(request), now, why=why, actor=principal.actor
+                tx,
+                request,
+                self.lifecycle.escalation_step(request),
+                now,
+                why=why,
+                actor=principal.actor,
             )
 
         return await self.db.write(escalate)

@@ -205,7 +205,7 @@ class Lifecycle:
             reason=f"{why}: " + ("escalating" if fallback == "escalate" else "waits in the queue"),
         )
         if fallback == "escalate":
-            return self.step(tx, request, self.next_step(request), now, why=why)
+            return self.step(tx, request, self.escalation_step(request), now, why=why)
         return request
 
     def transfer(
@@ -286,6 +286,13 @@ class Lifecycle:
             default_to=self.policy.escalate_to,
             timeout=self.current_timeout(request),
         )
+
+    def escalation_step(self, request: Request) -> Step:
+        """What escalating now means: the policy's next step, or, with no policy, handing
+        the request to ``INLOOP_ESCALATE_TO`` (never closing it as if it had timed out)."""
+        if request.escalation is None:
+            return Escalate(self.policy.escalate_to, request.level + 1, None)
+        return self.next_step(request)
 
     def current_timeout(self, request: Request) -> str | None:
         """The timeout running now, for the stage and escalation level reached."""

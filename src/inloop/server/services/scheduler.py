@@ -130,7 +130,7 @@ class Scheduler:
             assert request.assignment.to is not None
             return lifecycle.transfer(tx, request, request.assignment.to, now, why=why)
         if action == "escalate":
-            return lifecycle.step(tx, request, lifecycle.next_step(request), now, why=why)
+            return lifecycle.step(tx, request, lifecycle.escalation_step(request), now, why=why)
         decided = {
             "auto_approve": Action.AUTO_APPROVE,
             "auto_reject": Action.AUTO_REJECT,
