@@ -326,3 +326,25 @@ async def test_escalating_a_request_without_a_policy_hands_it_to_the_escalation_
     )
     moved = await after(api, services, clock, unclaimed, seconds=61)
     assert (moved["status"], moved["candidates"]) == ("pending", ["role:admin"])
+
+
+async def test_a_timer_that_fails_is_dropped_alone(
+    api: httpx.AsyncClient, services: Services, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One timer whose action raises does not block the batch: the others fire, it is dropped."""
+    bad = await create(api, timeout="1h")
+    good = [await create(api, timeout="1h") for _ in range(3)]
+    next_step = services.scheduler.lifecycle.next_step
+
+    def failing(request: Any) -> Any:
+        if request.id == bad["id"]:
+            raise RuntimeError("a bug in one timer's action")
+        return next_step(request)
+
+    monkeypatch.setattr(services.scheduler.lifecycle, "next_step", failing)
+    clock.advance(hours=2)
+    assert await services.scheduler.run_due() == 4
+    for request in good:
+        assert (await api.get(f"/v1/requests/{request['id']}")).json()["resolution"] == "timed_out"
+    assert (await api.get(f"/v1/requests/{bad['id']}")).json()["status"] == "pending"
+    assert await services.scheduler.run_due() == 0  # dropped, not retried forever
