@@ -36,7 +36,8 @@ format: setup ## Format and autofix
 	@$(UV) run ruff check --fix src tests benchmarks
 
 bench: setup ## Run the benchmarks and print their tables (BENCH_ARGS=--quick for a smoke run)
-	@$(UV) run python -m benchmarks $(BENCH_ARGS)
+	@$(UV) sync --all-extras --group compare --frozen --quiet
+	@$(UV) run --all-extras --group compare python -m benchmarks $(BENCH_ARGS)
 
 browsers: ## Install Debian's chromium for the browser tests, when it is missing
 	@test -x /usr/bin/chromium || { \
