@@ -1,0 +1,116 @@
+"""Embedded mode: no INLOOP_URL runs a server in the process; INLOOP_URL talks to a real one."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from tests.support import ServerProcess
+
+SCRIPT = textwrap.dedent("""
+    import threading
+    import inloop.embedded as embedded
+
+    with embedded.default_client() as client:
+        request = client.create("Ship it?", kind="approval", options=["approve", "reject"])
+        def answer():
+            with embedded.default_client() as other:
+                other.respond(request.id, "approve", comment="go")
+        threading.Thread(target=answer).start()
+        done = client.wait(request.id)
+        print(done.id, done.response, done.comment, client.base_url)
+""")
+
+
+def run(script: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", script],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def embedded_env(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("INLOOP_URL", "INLOOP_TOKEN")}
+    return {**env, "INLOOP_HOME": str(home)}
+
+
+def test_no_url_runs_a_server_in_the_process_and_says_how_to_answer(tmp_path: Path) -> None:
+    """A script with no INLOOP_URL creates and answers a request in-process, on SQLite."""
+    result = run(SCRIPT, embedded_env(tmp_path / "home"), tmp_path)
+    assert result.returncode == 0, result.stderr
+    _, response, comment, url = result.stdout.split()
+    assert (response, comment) == ("approve", "go")
+    assert url.startswith("http://127.0.0.1:")
+    assert (tmp_path / "home" / "embedded.db").exists()
+    token = (tmp_path / "home" / "admin-token").read_text().strip()
+    assert token.startswith("adm_")
+    assert (tmp_path / "home" / "admin-token").stat().st_mode & 0o077 == 0
+    # Printed once, on stderr, with what a human needs to answer from elsewhere.
+    assert result.stderr.count("runs inside this process") == 1
+    assert f"export INLOOP_URL={url}" in result.stderr
+    assert "inloop requests respond" in result.stderr
+
+
+def test_a_second_run_finds_the_first_runs_requests(tmp_path: Path) -> None:
+    """The database and the admin token outlive the process: the next run sees the request."""
+    home = tmp_path / "home"
+    first = run(SCRIPT, embedded_env(home), tmp_path)
+    assert first.returncode == 0, first.stderr
+    request_id = first.stdout.split()[0]
+    again = textwrap.dedent(f"""
+        import inloop.embedded as embedded
+        with embedded.default_client() as client:
+            print(client.get({request_id!r}).response)
+    """)
+    second = run(again, embedded_env(home), tmp_path)
+    assert second.returncode == 0, second.stderr
+    assert second.stdout.strip() == "approve"
+
+
+def test_with_inloop_url_the_same_script_talks_to_a_real_server(tmp_path: Path) -> None:
+    """With INLOOP_URL (and INLOOP_TOKEN) nothing runs in-process: the request is on the server."""
+    server = ServerProcess(f"sqlite:///{tmp_path / 'server.db'}", tmp_path).start()
+    try:
+        env = {**server.env(), "INLOOP_HOME": str(tmp_path / "home")}
+        result = run(SCRIPT, env, tmp_path)
+        assert result.returncode == 0, result.stderr
+        request_id, response, _, url = result.stdout.split()
+        assert response == "approve"
+        assert url == server.url
+        assert "runs inside this process" not in result.stderr
+        assert not (tmp_path / "home").exists()
+        with server.client() as http:
+            body = http.get(f"/v1/requests/{request_id}").json()
+        assert body["response"] == "approve"
+    finally:
+        server.stop()
+
+
+def test_async_client_shares_the_embedded_server(tmp_path: Path) -> None:
+    """default_async_client reaches the same in-process server as default_client."""
+    script = textwrap.dedent("""
+        import asyncio
+        import inloop.embedded as embedded
+
+        async def main():
+            async with embedded.default_async_client() as client:
+                request = await client.create("Name?", kind="input")
+            with embedded.default_client() as sync:
+                sync.respond(request.id, "Ada")
+                same = sync.base_url == client.base_url
+            async with embedded.default_async_client() as client:
+                print((await client.wait(request.id)).response, same)
+
+        asyncio.run(main())
+    """)
+    result = run(script, embedded_env(tmp_path / "home"), tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["Ada", "True"]
