@@ -14,6 +14,7 @@ from inloop.server.services.identity import IdentityService
 from inloop.server.services.lifecycle import Lifecycle, Policy
 from inloop.server.services.requests import RequestService
 from inloop.server.services.scheduler import Scheduler
+from inloop.server.services.stats import StatsService
 from inloop.server.store.database import Database
 from inloop.server.store.engine import make_engine
 
@@ -28,6 +29,7 @@ class Services:
     assignment: AssignmentService
     identity: IdentityService
     scheduler: Scheduler
+    stats: StatsService
 
     def close(self) -> None:
         self.db.dispose()
@@ -56,4 +58,5 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         assignment=AssignmentService(db, clock, lifecycle, requests),
         identity=IdentityService(db, clock, policy, admin_token=settings.admin_token),
         scheduler=Scheduler(db, clock, lifecycle, batch=settings.scheduler_batch),
+        stats=StatsService(db, clock, policy),
     )

@@ -213,3 +213,15 @@ meta = Table(
     Column("key", String(100), primary_key=True),
     Column("value", Text, nullable=False),
 )
+
+# --- The dashboard's figures (server/store/stats.py), migration 0006 ---
+# Answers in a time window (response times, timeout rate, answered per human) and
+# requests created in one (escalation rate) are read from these indexes alone.
+Index(
+    "ix_requests_resolved_at",
+    requests.c.resolved_at,
+    requests.c.resolution,
+    requests.c.resolved_by,
+    requests.c.created_at,
+)
+Index("ix_requests_created_at_level", requests.c.created_at, requests.c.level)

@@ -1,0 +1,24 @@
+"""``/v1/stats``: the dashboard's figures as JSON (admin scope)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
+
+from inloop.server.api.deps import PrincipalDep, ServicesDep, json
+from inloop.server.services.stats import DEFAULT_WINDOW, Stats
+
+router = APIRouter(prefix="/v1", tags=["stats"])
+
+
+@router.get("/stats", response_model=Stats)
+async def stats(
+    services: ServicesDep,
+    principal: PrincipalDep,
+    window: str = Query(
+        DEFAULT_WINDOW,
+        max_length=40,
+        description="How far back the response times and rates look: 24h, 7d, 30d...",
+    ),
+) -> Response:
+    return json(await services.stats.stats(principal, window))

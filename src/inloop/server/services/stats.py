@@ -1,0 +1,139 @@
+"""The dashboard's figures: what is open, how fast humans answer, how often policies and
+escalations step in, and how loaded each human is. Read-only, admins only."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel, Field
+from sqlalchemy import Connection
+
+from inloop.domain.durations import parse_duration
+from inloop.domain.enums import Presence, Priority, Status
+from inloop.domain.errors import InvalidError
+from inloop.domain.identity import Principal
+from inloop.domain.routing import effective_presence
+from inloop.server.services.clock import Clock
+from inloop.server.services.lifecycle import Policy
+from inloop.server.store import stats as sql
+from inloop.server.store.database import Database
+
+DEFAULT_WINDOW = "7d"
+PERCENTILES = (0.5, 0.9, 0.99)
+_BY_ORDER = {p.order: p for p in Priority}
+
+
+class OpenByPriority(BaseModel):
+    priority: Priority
+    pending: int
+    assigned: int
+    total: int
+
+
+class ResponseTimes(BaseModel):
+    """Seconds from creation to a human's answer, for the requests answered in the window."""
+
+    answered: int
+    p50: float | None = Field(description="Median seconds; null when nothing was answered.")
+    p90: float | None
+    p99: float | None
+
+
+class Rate(BaseModel):
+    count: int
+    out_of: int
+    rate: float | None = Field(description="count / out_of; null when out_of is 0.")
+
+
+class HumanLoad(BaseModel):
+    handle: str
+    name: str
+    presence: Presence
+    capacity: int | None
+    open_assigned: int
+    answered: int = Field(description="Requests this human answered in the window.")
+    utilisation: float | None = Field(
+        description="open_assigned / capacity; null when uncapped (or the capacity is 0)."
+    )
+
+
+class Stats(BaseModel):
+    window: str
+    since: datetime
+    until: datetime
+    open: list[OpenByPriority] = Field(description="Urgent first, every priority present.")
+    open_total: int
+    response_times: ResponseTimes
+    timeouts: Rate = Field(
+        description="Resolved in the window by a policy (timed_out, auto_approved, "
+        "auto_rejected), out of all resolved in the window."
+    )
+    escalations: Rate = Field(
+        description="Created in the window and escalated at least once, out of all created."
+    )
+    load: list[HumanLoad] = Field(description="Every enabled user, by handle.")
+
+
+def parse_window(text: str) -> timedelta:
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise InvalidError(str(exc), field="window", code="validation_error") from None
+
+
+class StatsService:
+    def __init__(self, db: Database, clock: Clock, policy: Policy) -> None:
+        self.db = db
+        self.clock = clock
+        self.policy = policy
+
+    async def stats(self, principal: Principal, window: str = DEFAULT_WINDOW) -> Stats:
+        principal.require()
+        span = parse_window(window)
+        until = self.clock.now()
+        return await self.db.read(self._read, window, until - span, until)
+
+    def _read(self, conn: Connection, window: str, since: datetime, until: datetime) -> Stats:
+        counts = {(c.priority_order, c.status): c.count for c in sql.open_counts(conn)}
+        open_ = []
+        for order in sorted(_BY_ORDER):
+            pending = counts.get((order, Status.PENDING.value), 0)
+            assigned = counts.get((order, Status.ASSIGNED.value), 0)
+            open_.append(
+                OpenByPriority(
+                    priority=_BY_ORDER[order],
+                    pending=pending,
+                    assigned=assigned,
+                    total=pending + assigned,
+                )
+            )
+        answered, (p50, p90, p99) = sql.response_percentiles(conn, since, until, PERCENTILES)
+        outcomes = sql.outcomes(conn, since, until)
+        return Stats(
+            window=window,
+            since=since,
+            until=until,
+            open=open_,
+            open_total=sum(o.total for o in open_),
+            response_times=ResponseTimes(answered=answered, p50=p50, p90=p90, p99=p99),
+            timeouts=_rate(outcomes.by_policy, outcomes.resolved),
+            escalations=_rate(outcomes.escalated, outcomes.created),
+            load=[
+                HumanLoad(
+                    handle=row.handle,
+                    name=row.name,
+                    presence=effective_presence(
+                        row.presence, row.last_active_at, until, self.policy.away_after
+                    ),
+                    capacity=row.capacity,
+                    open_assigned=row.open_assigned,
+                    answered=row.answered,
+                    utilisation=row.open_assigned / row.capacity if row.capacity else None,
+                )
+                for row in sql.load_per_user(conn, since, until)
+            ],
+        )
+
+
+def _rate(count: int, out_of: int) -> Rate:
+    return Rate(count=count, out_of=out_of, rate=count / out_of if out_of else None)

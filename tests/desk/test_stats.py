@@ -1,0 +1,173 @@
+"""The dashboard's figures (``GET /v1/stats``), seeded on a fake clock; SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from inloop.server.services import Services
+from tests.support import FakeClock
+
+
+async def user(api: httpx.AsyncClient, handle: str, capacity: int | None = None) -> dict[str, str]:
+    """A user with a responder key acting for them; returns the key's auth header."""
+    response = await api.post("/v1/users", json={"handle": handle, "name": handle.title()})
+    assert response.status_code == 201, response.text
+    if capacity is not None:
+        await api.patch(f"/v1/users/{handle}", json={"capacity": capacity})
+    key = await api.post("/v1/keys", json={"name": handle, "scopes": ["responder"], "user": handle})
+    return {"Authorization": f"Bearer {key.json()['secret']}"}
+
+
+async def create(api: httpx.AsyncClient, **fields: Any) -> dict[str, Any]:
+    body = {"prompt": "Refund $120?", "options": ["approve", "reject"], **fields}
+    response = await api.post("/v1/requests", json=body)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def answer(api: httpx.AsyncClient, request: dict[str, Any], as_: dict[str, str]) -> None:
+    response = await api.post(
+        f"/v1/requests/{request['id']}/respond", json={"response": "approve"}, headers=as_
+    )
+    assert response.status_code == 200, response.text
+
+
+async def stats(api: httpx.AsyncClient, window: str = "7d") -> dict[str, Any]:
+    response = await api.get("/v1/stats", params={"window": window})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def test_an_empty_store_has_zeros_and_no_percentiles(api: httpx.AsyncClient) -> None:
+    """Nothing answered yet: counts are 0, percentiles and rates are null (not 0)."""
+    figures = await stats(api)
+    assert [o["priority"] for o in figures["open"]] == ["urgent", "high", "medium", "low"]
+    assert figures["open_total"] == 0
+    assert figures["response_times"] == {"answered": 0, "p50": None, "p90": None, "p99": None}
+    assert figures["timeouts"] == {"count": 0, "out_of": 0, "rate": None}
+    assert figures["escalations"] == {"count": 0, "out_of": 0, "rate": None}
+    assert figures["load"] == []
+
+
+async def test_open_requests_by_priority_and_status(api: httpx.AsyncClient) -> None:
+    """Open requests are counted by priority and by pending/assigned; closed ones are not."""
+    alice = await user(api, "alice")
+    for priority, n in (("urgent", 1), ("high", 2), ("low", 3)):
+        for _ in range(n):
+            await create(api, priority=priority)
+    held = await create(api, priority="high")
+    claimed = await api.post(f"/v1/requests/{held['id']}/claim", headers=alice)
+    assert claimed.status_code == 200, claimed.text
+    await api.post(f"/v1/requests/{(await create(api, priority='urgent'))['id']}/cancel")
+    await answer(api, await create(api, priority="urgent"), alice)
+
+    figures = await stats(api)
+    by = {o["priority"]: (o["pending"], o["assigned"], o["total"]) for o in figures["open"]}
+    assert by == {"urgent": (1, 0, 1), "high": (2, 1, 3), "medium": (0, 0, 0), "low": (3, 0, 3)}
+    assert figures["open_total"] == 7
+
+
+async def test_response_time_percentiles_interpolate_over_the_window(
+    api: httpx.AsyncClient, clock: FakeClock
+) -> None:
+    """Answers after 1..10 minutes: p50 5.5 min, p90 9.1 min, p99 9.91 min (as
+    percentile_cont); an answer older than the window does not count."""
+    alice = await user(api, "alice")
+    old = await create(api)
+    clock.advance(minutes=1)
+    await answer(api, old, alice)  # 1 minute, but 8 days before "now"
+    clock.advance(days=8)
+    for minutes in (7, 2, 10, 1, 5, 3, 9, 4, 8, 6):  # order of answering does not matter
+        request = await create(api)
+        clock.advance(minutes=minutes)
+        await answer(api, request, alice)
+
+    times = (await stats(api))["response_times"]
+    assert times["answered"] == 10
+    assert times["p50"] == pytest.approx(330.0)
+    assert times["p90"] == pytest.approx(546.0)
+    assert times["p99"] == pytest.approx(594.6)
+    assert (await stats(api, "30d"))["response_times"]["answered"] == 11
+
+
+async def test_a_single_answer_is_every_percentile(
+    api: httpx.AsyncClient, clock: FakeClock
+) -> None:
+    """One answer after 90 s: p50 = p90 = p99 = 90 s."""
+    alice = await user(api, "alice")
+    request = await create(api)
+    clock.advance(seconds=90)
+    await answer(api, request, alice)
+    times = (await stats(api))["response_times"]
+    assert (times["p50"], times["p90"], times["p99"]) == (90.0, 90.0, 90.0)
+
+
+async def test_timeout_and_escalation_rates(
+    api: httpx.AsyncClient, services: Services, clock: FakeClock
+) -> None:
+    """Of 4 resolved, 2 closed by a policy (timed out, auto-approved): 50%. And
+    1 of 6 created was escalated. A cancelled request counts as created, not resolved."""
+    alice = await user(api, "alice")
+    await user(api, "bob")
+    await create(api, timeout="1h")
+    await create(api, timeout="1h", escalation="auto_approve")
+    await create(api, timeout="1h", escalation={"action": "escalate", "to": "user:bob"})
+    await answer(api, await create(api), alice)
+    await api.post(f"/v1/requests/{(await create(api))['id']}/cancel")
+    # Answered by the admin token: resolved by a human, so not a timeout either.
+    answered = await api.post(
+        f"/v1/requests/{(await create(api))['id']}/respond", json={"response": "reject"}
+    )
+    assert answered.status_code == 200
+    clock.advance(minutes=61)
+    await services.scheduler.run_due()
+
+    figures = await stats(api)
+    assert figures["timeouts"] == {"count": 2, "out_of": 4, "rate": 0.5}
+    assert figures["escalations"] == {"count": 1, "out_of": 6, "rate": pytest.approx(1 / 6)}
+
+
+async def test_load_per_human(api: httpx.AsyncClient, clock: FakeClock) -> None:
+    """Each enabled human: open requests held against capacity, and answers in the window."""
+    alice = await user(api, "alice", capacity=4)
+    bob = await user(api, "bob")
+    await user(api, "carol")
+    await api.patch("/v1/users/carol", json={"disabled": True})
+    for _ in range(2):
+        request = await create(api)
+        assert (await api.post(f"/v1/requests/{request['id']}/claim", headers=alice)).is_success
+    for _ in range(3):
+        await answer(api, await create(api), bob)
+    clock.advance(days=8)
+    await answer(api, await create(api), alice)
+    await answer(api, await create(api), bob)
+
+    load = {row["handle"]: row for row in (await stats(api))["load"]}
+    assert set(load) == {"alice", "bob"}
+    assert (load["alice"]["open_assigned"], load["alice"]["capacity"]) == (2, 4)
+    assert load["alice"]["utilisation"] == 0.5
+    assert (load["alice"]["answered"], load["bob"]["answered"]) == (1, 1)
+    assert load["bob"]["utilisation"] is None
+    assert (await stats(api, "30d"))["load"][1]["answered"] == 4
+
+
+async def test_stats_need_the_admin_scope(api: httpx.AsyncClient) -> None:
+    """A responder's key gets 403 with a JSON error, and nothing is leaked."""
+    alice = await user(api, "alice")
+    response = await api.get("/v1/stats", headers=alice)
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "missing_scope"
+    anonymous = await api.get("/v1/stats", headers={"Authorization": ""})
+    assert anonymous.status_code == 401
+
+
+@pytest.mark.parametrize("window", ["soon", "0s", "400d", "-7d", "x" * 41])
+async def test_a_bad_window_is_a_422_naming_the_field(api: httpx.AsyncClient, window: str) -> None:
+    response = await api.get("/v1/stats", params={"window": window})
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["field"] == "window"
+    assert error["message"]
