@@ -10,6 +10,7 @@ from fastapi.responses import Response
 
 from inloop._version import __version__
 from inloop.server.api import assignment, errors, events, identity, requests
+from inloop.server.api import stats as stats_api
 from inloop.server.api.deps import ServicesDep, json
 from inloop.server.api.limits import BodyLimit
 from inloop.server.config import Settings
@@ -51,6 +52,7 @@ def create_app(
     app.include_router(assignment.router)
     app.include_router(events.router)
     app.include_router(identity.router)
+    app.include_router(stats_api.router)
 
     @app.get("/healthz", tags=["health"])
     async def healthz(services: ServicesDep) -> Response:
