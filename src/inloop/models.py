@@ -68,6 +68,8 @@ class Answer(Generic[T]):
     resolution: Resolution
     responded_by: str | None
     request: Request
+    #: The changed payload, when the human answered modify (or edit); otherwise None.
+    edited: dict[str, Any] | None = None
 
     @property
     def approved(self) -> bool:
@@ -86,6 +88,7 @@ class Answer(Generic[T]):
             resolution=request.resolution,
             responded_by=request.resolved_by,
             request=request,
+            edited=request.edited,
         )
 
 

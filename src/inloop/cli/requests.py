@@ -104,7 +104,7 @@ def _print_request(r: Request) -> None:
         ("description", r.description),
         ("options", ", ".join(o.value for o in r.options) if r.options else None),
         ("assignee", r.assignee), *_routing_rows(r), ("context", r.context),
-        ("created", r.created_at),
+        ("payload", r.payload), ("edited", r.edited), ("created", r.created_at),
         ("created by", r.created_by), ("due", r.due_at), ("response", r.response),
         ("comment", r.comment), ("resolved by", r.resolved_by), ("resolved", r.resolved_at),
     ]  # fmt: skip
@@ -178,11 +178,16 @@ def respond(
     value: Annotated[str, typer.Argument(help="The answer: an option, yes/no, text, or JSON.")],
     comment: Annotated[str | None, typer.Option(help="A note for the agent.")] = None,
     json_value: Annotated[bool, typer.Option("--json-value", help="VALUE is JSON.")] = False,
+    edited: Annotated[
+        str | None,
+        typer.Option(help="With the answer modify or edit: the changed payload, a JSON object."),
+    ] = None,
 ) -> None:
     """Answer a request."""
+    changed = parse_json(edited, "--edited") if edited is not None else None
     with connect(ctx) as client:
         response = parse_json(value, "VALUE") if json_value else _coerce(client.get(id), value)
-        request = client.respond(id, response, comment=comment)
+        request = client.respond(id, response, comment=comment, edited=changed)
     done(f"Answered {request.id}: {as_text(request.response)}")
 
 

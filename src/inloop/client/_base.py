@@ -61,6 +61,7 @@ class CreateOptions(TypedDict, total=False):
     metadata: Mapping[str, Any] | None
     callback_url: str | None
     idempotency_key: str | None
+    payload: Mapping[str, Any] | None
 
 
 class RequestFilters(TypedDict, total=False):

@@ -134,8 +134,10 @@ def get(id: str) -> Call[Request]:
     return Call("GET", f"/v1/requests/{segment(id)}", one(Request))
 
 
-def respond(id: str, response: Any, comment: str | None) -> Call[Request]:
-    body = json_body({"response": response, "comment": comment})
+def respond(
+    id: str, response: Any, comment: str | None, edited: Mapping[str, Any] | None = None
+) -> Call[Request]:
+    body = json_body({"response": response, "comment": comment, "edited": edited})
     return Call("POST", f"/v1/requests/{segment(id)}/respond", one(Request), body=body)
 
 

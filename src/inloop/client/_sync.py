@@ -15,6 +15,7 @@ from inloop.client import _calls as calls
 from inloop.client._base import DEFAULT_TIMEOUT, BaseClient, CreateOptions, RequestFilters
 from inloop.client._identity import SyncIdentity
 from inloop.client._routing import SyncRouting
+from inloop.client._runs import Runs
 from inloop.client._sse import SSEDecoder
 from inloop.models import Answer, Event, Health, Kind, Option, Page, Priority, Request, Status
 
@@ -45,6 +46,11 @@ class Client(SyncRouting, SyncIdentity, BaseClient):
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+    @property
+    def runs(self) -> Runs:
+        """Durable agent runs: start, list, get, cancel, wait (see inloop.runtime)."""
+        return Runs(self._send)
 
     def close(self) -> None:
         """Close the connections, unless the ``http_client`` was passed in."""
@@ -81,12 +87,15 @@ class Client(SyncRouting, SyncIdentity, BaseClient):
         metadata: Mapping[str, Any] | None = None,
         callback_url: str | None = None,
         idempotency_key: str | None = None,
+        payload: Mapping[str, Any] | None = None,
     ) -> Request:
         """Ask a question; returns the pending request at once. Only given fields are sent.
 
         ``response_schema`` may be a pydantic model class: its JSON Schema is sent. With an
         ``idempotency_key``, a retried create returns the first request instead of a second.
         ``approvals`` (levels), ``quorum`` and ``assignment`` are described in docs/routing.md.
+        ``payload`` (a JSON object) is the proposed action, which an answer of modify or
+        edit sends back changed as ``request.edited``.
         """
         fields = {k: v for k, v in locals().items() if k not in ("self", "prompt")}
         del fields["idempotency_key"]
@@ -126,9 +135,20 @@ class Client(SyncRouting, SyncIdentity, BaseClient):
                 return
             cursor = page.next_cursor
 
-    def respond(self, id: str, response: Any, *, comment: str | None = None) -> Request:
-        """Answer a request as the token's actor; returns the resolved request."""
-        return self._send(calls.respond(id, response, comment))
+    def respond(
+        self,
+        id: str,
+        response: Any,
+        *,
+        comment: str | None = None,
+        edited: Mapping[str, Any] | None = None,
+    ) -> Request:
+        """Answer a request as the token's actor; returns the resolved request.
+
+        ``edited`` is the changed payload, sent with the answer modify (or edit) to a
+        request that has a payload.
+        """
+        return self._send(calls.respond(id, response, comment, edited))
 
     def cancel(self, id: str, *, reason: str | None = None) -> Request:
         """Cancel an open request; raises ConflictError if it is already closed."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 from datetime import datetime
 from typing import Any
@@ -36,6 +37,10 @@ from inloop.domain.specs import (
 DEFAULT_APPROVAL_OPTIONS = (Option(value="approve"), Option(value="reject"))
 APPROVAL_WORDS = frozenset({"approve", "approved", "accept", "yes"})
 REJECTION_WORDS = frozenset({"reject", "rejected", "deny", "denied", "decline", "no"})
+#: Answers that change the request's payload: they come with the edited payload.
+EDIT_WORDS = frozenset({"modify", "edit"})
+#: The largest payload (and edited payload), as compact JSON.
+MAX_PAYLOAD_BYTES = 256 * 1024
 
 
 class NewRequest(BaseModel):
@@ -69,6 +74,11 @@ class NewRequest(BaseModel):
     assignment: Assignment | None = None
     approvals: list[ApprovalStage] | None = Field(default=None, min_length=1, max_length=20)
     quorum: Quorum | None = None
+    payload: dict[str, Any] | None = Field(
+        default=None,
+        description="The proposed action, e.g. {'function': 'send_email', 'arguments': {...}}; "
+        "an answer of modify or edit sends it back changed, as 'edited'.",
+    )
 
     @field_validator("prompt")
     @classmethod
@@ -85,6 +95,12 @@ class NewRequest(BaseModel):
             where, message = problem
             field = str(info.field_name) + (f".{where}" if where else "")
             raise _invalid(f"{field} {message}", field)
+        return value
+
+    @field_validator("payload", mode="before")
+    @classmethod
+    def _payload_object(cls, value: Any) -> Any:
+        check_payload(value, "payload")
         return value
 
     @field_validator("options", mode="before")
@@ -201,6 +217,36 @@ def check_schema(schema: dict[str, Any]) -> None:
 _INT_RANGE = range(-(2**63), 2**64)
 
 
+def check_payload(value: Any, field: str) -> None:
+    """Refuse a payload (or edited payload) that is not a storable JSON object of bounded size."""
+    if value is None:
+        return
+    code = "invalid_request" if field == "payload" else "invalid_response"
+    if not isinstance(value, dict):
+        raise InvalidError(
+            f"{field} must be a JSON object, got {_json_type(value)}", field=field, code=code
+        )
+    problem = json_problem(value)
+    if problem is not None:
+        where, message = problem
+        at = f"{field}.{where}" if where else field
+        raise InvalidError(f"{at} {message}", field=at, code=code)
+    size = len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+    if size > MAX_PAYLOAD_BYTES:
+        raise InvalidError(
+            f"{field} is {size} bytes as JSON: at most {MAX_PAYLOAD_BYTES} are allowed",
+            field=field,
+            code=code,
+        )
+
+
+def _json_type(value: Any) -> str:
+    names = {bool: "a boolean", str: "a string", int: "a number", float: "a number"}
+    if isinstance(value, list | tuple):
+        return "an array"
+    return "null" if value is None else names.get(type(value), type(value).__name__)
+
+
 def json_problem(value: Any) -> tuple[str, str] | None:
     """(dotted path, what is wrong) for a value that cannot be stored as JSON, or None."""
     stack: list[tuple[str, Any]] = [("", value)]
@@ -270,6 +316,12 @@ class Request(BaseModel):
     stage: int = Field(default=0, description="Approval stage reached (with approvals).")
     reminders: int = Field(default=0, description="Reminders sent at this level.")
     votes: list[Vote] = Field(default_factory=list)
+    payload: dict[str, Any] | None = Field(
+        default=None, description="The proposed action the human approves or edits."
+    )
+    edited: dict[str, Any] | None = Field(
+        default=None, description="The payload as the human edited it (answer modify or edit)."
+    )
 
     @property
     def is_open(self) -> bool:

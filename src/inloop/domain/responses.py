@@ -13,7 +13,7 @@ from typing import Any
 
 from inloop.domain.enums import Kind
 from inloop.domain.errors import InvalidError
-from inloop.domain.requests import Request, json_problem
+from inloop.domain.requests import EDIT_WORDS, Request, check_payload, json_problem
 
 MAX_TEXT = 100_000
 
@@ -43,6 +43,42 @@ def validate_response(request: Request, value: Any) -> Any:
             raise _invalid(f"the response is longer than {MAX_TEXT} characters")
         return value
     return _validate_form(request, value)
+
+
+def validate_edited(request: Request, response: Any, edited: Any) -> dict[str, Any] | None:
+    """The edited payload that goes with ``response`` (already validated), or None.
+
+    ``edited`` is taken only when the request has a payload and the answer is modify or
+    edit; such an answer must bring it. Multi-level and quorum approvals take votes, not
+    edits.
+    """
+    edits = isinstance(response, str) and response.lower() in EDIT_WORDS
+    votes = bool(request.approvals or request.quorum)
+    if edited is None:
+        if edits and request.payload is not None and not votes:
+            raise _edited(
+                f"the answer {response!r} changes the proposed action: send the changed "
+                "payload as edited (a JSON object)"
+            )
+        return None
+    if request.payload is None:
+        raise _edited(f"edited goes with a request that has a payload; {request.id} has none")
+    if votes:
+        raise _edited(
+            "edited cannot go with a multi-level or quorum approval: each answer is a vote"
+        )
+    if not edits:
+        raise _edited(
+            f"edited goes with the answer modify or edit, not {response!r}: answer modify "
+            "to change the proposed action"
+        )
+    check_payload(edited, "edited")
+    result: dict[str, Any] = edited
+    return result
+
+
+def _edited(message: str) -> InvalidError:
+    return InvalidError(message, field="edited", code="invalid_response")
 
 
 def _validate_form(request: Request, value: Any) -> Any:

@@ -32,6 +32,11 @@ class Answer(BaseModel):
 
     response: Any = Field(description="The answer; its type depends on the request's kind.")
     comment: str | None = None
+    edited: Any = Field(
+        default=None,
+        description="The changed payload (a JSON object), with the answer modify or edit "
+        "to a request that has a payload; required then, refused otherwise.",
+    )
 
 
 class Cancellation(BaseModel):
@@ -131,7 +136,7 @@ async def respond(
 ) -> Response:
     return json(
         await services.requests.respond(
-            principal, request_id, answer.response, comment=answer.comment
+            principal, request_id, answer.response, comment=answer.comment, edited=answer.edited
         )
     )
 

@@ -12,7 +12,7 @@ from inloop.domain.errors import ConflictError, InvalidError, NotFoundError, Per
 from inloop.domain.identity import Principal
 from inloop.domain.ids import new_id
 from inloop.domain.requests import Event, NewEvent, NewRequest, Request, new_record
-from inloop.domain.responses import validate_response
+from inloop.domain.responses import validate_edited, validate_response
 from inloop.domain.transitions import Action, transition
 from inloop.server.services.approvals import record_vote
 from inloop.server.services.clock import Clock
@@ -113,11 +113,18 @@ class RequestService:
         return await self.db.read(sql.list_requests, where, limit=limit, cursor=cursor)
 
     async def respond(
-        self, principal: Principal, request_id: str, response: Any, *, comment: str | None = None
+        self,
+        principal: Principal,
+        request_id: str,
+        response: Any,
+        *,
+        comment: str | None = None,
+        edited: Any = None,
     ) -> Request:
         """Record a human's answer. The first valid answer wins; later ones get a conflict.
 
         With approvals or a quorum, the answer is a vote that may or may not close it.
+        ``edited`` is the changed payload that an answer of modify or edit brings.
         """
         principal.require(Scope.RESPONDER)
         check_text(comment, "comment")
@@ -127,6 +134,7 @@ class RequestService:
             request = self.locked(tx, request_id, principal, Action.RESPOND)
             check_can_answer(principal, request)
             value = validate_response(request, response)
+            changed = validate_edited(request, value, edited)
             if request.quorum and not is_candidate(principal, request):
                 raise PermissionDeniedError(
                     f"a quorum is voted by its members ({', '.join(request.quorum.of)}); "
@@ -141,12 +149,13 @@ class RequestService:
                 tx,
                 request,
                 Action.RESPOND,
-                {"response": value, "comment": comment, "resolved_by": principal.actor},
+                {"response": value, "comment": comment, "resolved_by": principal.actor}
+                | ({} if changed is None else {"edited": changed}),
                 EventType.RESPONDED,
                 actor=principal.actor,
                 now=now,
                 reason=comment,
-                data={"response": value},
+                data={"response": value} | ({} if changed is None else {"edited": changed}),
             )
 
         return await self.db.write(answer)

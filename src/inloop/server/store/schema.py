@@ -225,3 +225,9 @@ Index(
     requests.c.created_at,
 )
 Index("ix_requests_created_at_level", requests.c.created_at, requests.c.level)
+
+# --- Editable payloads (domain/requests.py), migration 0005 ---
+# The action a request proposes, and the same action as the human edited it (an answer
+# of modify or edit). Both are JSON objects or null.
+requests.append_column(Column("payload", Json))
+requests.append_column(Column("edited", Json))
