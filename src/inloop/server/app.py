@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from fastapi.responses import Response
 
 from inloop._version import __version__
+from inloop.server import desk
 from inloop.server.api import assignment, errors, events, identity, requests
 from inloop.server.api import stats as stats_api
 from inloop.server.api.deps import ServicesDep, json
@@ -52,6 +53,7 @@ def create_app(
     app.include_router(assignment.router)
     app.include_router(events.router)
     app.include_router(identity.router)
+    app.include_router(desk.router)
     app.include_router(stats_api.router)
 
     @app.get("/healthz", tags=["health"])

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 
 from inloop.domain.durations import parse_duration
 from inloop.server.config import Settings
 from inloop.server.services.assignment import AssignmentService
 from inloop.server.services.clock import Clock, SystemClock
+from inloop.server.services.desk import DeskService
 from inloop.server.services.hub import Hub
 from inloop.server.services.identity import IdentityService
 from inloop.server.services.lifecycle import Lifecycle, Policy
 from inloop.server.services.requests import RequestService
 from inloop.server.services.scheduler import Scheduler
+from inloop.server.services.sessions import SessionService
 from inloop.server.services.stats import StatsService
 from inloop.server.store.database import Database
 from inloop.server.store.engine import make_engine
@@ -29,6 +32,8 @@ class Services:
     assignment: AssignmentService
     identity: IdentityService
     scheduler: Scheduler
+    sessions: SessionService
+    desk: DeskService
     stats: StatsService
 
     def close(self) -> None:
@@ -58,5 +63,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         assignment=AssignmentService(db, clock, lifecycle, requests),
         identity=IdentityService(db, clock, policy, admin_token=settings.admin_token),
         scheduler=Scheduler(db, clock, lifecycle, batch=settings.scheduler_batch),
+        sessions=SessionService(db, clock, lifetime=timedelta(hours=12)),
+        desk=DeskService(db),
         stats=StatsService(db, clock, policy),
     )

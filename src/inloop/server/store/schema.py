@@ -231,3 +231,22 @@ Index("ix_requests_created_at_level", requests.c.created_at, requests.c.level)
 # of modify or edit). Both are JSON objects or null.
 requests.append_column(Column("payload", Json))
 requests.append_column(Column("edited", Json))
+
+# --- The desk's sign-in (server/store/sessions.py), migration 0004 ---
+# A user's argon2 password hash (null: cannot sign in to the desk), and the desk's
+# server-side sessions: signing out or disabling the user ends them on every replica.
+users.append_column(Column("password_hash", String(255)))
+
+desk_sessions = Table(
+    "desk_sessions",
+    metadata,
+    # sha256 of the cookie's secret: a stolen database does not hold live cookies.
+    Column("id", String(64), primary_key=True),
+    Column("user_id", String(40), ForeignKey("users.id"), nullable=False),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Index(None, "user_id"),
+)
+Index("ix_requests_priority_order_due_at_id", requests.c.priority_order, requests.c.due_at,
+      requests.c.id)  # fmt: skip

@@ -1,0 +1,123 @@
+"""The dashboard: the figures of ``StatsService`` as charts drawn on the server."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from inloop.server.api.deps import ServicesDep
+from inloop.server.desk import charts
+from inloop.server.desk.auth import DeskRoute, DeskUser, render
+from inloop.server.services.stats import DEFAULT_WINDOW, Stats
+
+router = APIRouter(route_class=DeskRoute)
+WINDOWS = {"24h": "24 hours", "7d": "7 days", "30d": "30 days"}
+
+
+def figures(stats: Stats) -> dict[str, charts.Chart]:
+    """The dashboard's charts, each with its data table."""
+    period = WINDOWS.get(stats.window, stats.window)
+    open_chart = charts.column_chart(
+        "chart-open",
+        "Open requests by priority",
+        f"{stats.open_total} open requests: "
+        + ", ".join(f"{o.priority.value} {o.total}" for o in stats.open)
+        + ". Each column splits into pending (waiting for someone) and assigned.",
+        [o.priority.value for o in stats.open],
+        [
+            charts.Series("pending", [o.pending for o in stats.open]),
+            charts.Series("assigned", [o.assigned for o in stats.open]),
+        ],
+    )
+    times = stats.response_times
+    points = [("p50", times.p50), ("p90", times.p90), ("p99", times.p99)]
+    times_chart = charts.percentile_strip(
+        "chart-response",
+        f"Time to a human's answer, last {period}",
+        f"{times.answered} requests answered by a human in the last {period}. "
+        + ", ".join(
+            f"{name} {charts.duration(value) if value is not None else 'none'}"
+            for name, value in points
+        )
+        + ".",
+        points,
+    )
+    rates = [
+        charts.Bar(
+            "timed out or decided by policy",
+            stats.timeouts.rate or 0.0,
+            note=f"{stats.timeouts.count} of {stats.timeouts.out_of} resolved",
+        ),
+        charts.Bar(
+            "escalated",
+            stats.escalations.rate or 0.0,
+            note=f"{stats.escalations.count} of {stats.escalations.out_of} created",
+        ),
+    ]
+    rates_chart = charts.bar_chart(
+        "chart-rates",
+        f"Timeout and escalation rates, last {period}",
+        "; ".join(f"{bar.label}: {charts.percent(bar.value)} ({bar.note})" for bar in rates),
+        rates,
+        charts.percent,
+        scale_max=1.0,
+        value_label="rate",
+    )
+    load = [
+        charts.Bar(
+            row.name if row.name == row.handle else f"{row.name} ({row.handle})",
+            row.open_assigned,
+            limit=row.capacity,
+            note=f"{row.presence.value}, answered {row.answered} in {period}",
+        )
+        for row in stats.load
+    ]
+    load_chart = charts.bar_chart(
+        "chart-load",
+        "Load per human",
+        "Open requests each human holds, against their capacity where they have one: "
+        + "; ".join(f"{bar.label} {charts.plain(bar.value)}" for bar in load[:50]),
+        load,
+        value_label="open assigned",
+        limit_label="capacity",
+    )
+    return {"open": open_chart, "times": times_chart, "rates": rates_chart, "load": load_chart}
+
+
+def tiles(stats: Stats) -> list[tuple[str, str, str]]:
+    """The headline figures: (id, label, value as read)."""
+    p50 = stats.response_times.p50
+    return [
+        ("open", "Open", charts.plain(stats.open_total)),
+        ("answered", "Answered", charts.plain(stats.response_times.answered)),
+        ("p50", "Median answer", charts.duration(p50) if p50 is not None else "–"),
+        ("timeouts", "Timeout rate", _rate(stats.timeouts.rate)),
+        ("escalations", "Escalation rate", _rate(stats.escalations.rate)),
+    ]
+
+
+def _rate(value: float | None) -> str:
+    return charts.percent(value) if value is not None else "–"
+
+
+@router.get("/dashboard")
+async def dashboard(
+    request: Request,
+    session: DeskUser,
+    services: ServicesDep,
+    window: Annotated[str, Query(max_length=40)] = DEFAULT_WINDOW,
+) -> Response:
+    stats = await services.stats.stats(session.principal, window)
+    return render(
+        request,
+        "dashboard.html",
+        {
+            "stats": stats,
+            "charts": figures(stats),
+            "tiles": tiles(stats),
+            "windows": WINDOWS,
+            "window": window,
+        },
+    )
