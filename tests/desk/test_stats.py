@@ -154,12 +154,28 @@ async def test_load_per_human(api: httpx.AsyncClient, clock: FakeClock) -> None:
     assert (await stats(api, "30d"))["load"][1]["answered"] == 4
 
 
-async def test_stats_need_the_admin_scope(api: httpx.AsyncClient) -> None:
-    """A responder's key gets 403 with a JSON error, and nothing is leaked."""
+async def test_a_responder_sees_the_totals_and_only_their_own_load(
+    api: httpx.AsyncClient,
+) -> None:
+    """Admins see everyone's load; a responder acting for a user sees only their own row."""
     alice = await user(api, "alice")
-    response = await api.get("/v1/stats", headers=alice)
-    assert response.status_code == 403
-    assert response.json()["error"]["code"] == "missing_scope"
+    await user(api, "bob")
+    await create(api)
+    mine = await api.get("/v1/stats", headers=alice)
+    assert mine.status_code == 200, mine.text
+    assert mine.json()["open_total"] == 1
+    assert [row["handle"] for row in mine.json()["load"]] == ["alice"]
+    assert [row["handle"] for row in (await stats(api))["load"]] == ["alice", "bob"]
+
+
+async def test_other_callers_are_refused(api: httpx.AsyncClient) -> None:
+    """An agent key, and a responder key acting for no user, get 403; no key gets 401."""
+    for scopes in (["agent"], ["responder"]):
+        key = (await api.post("/v1/keys", json={"name": "k", "scopes": scopes})).json()
+        response = await api.get("/v1/stats", headers={"Authorization": f"Bearer {key['secret']}"})
+        assert response.status_code == 403, scopes
+        assert response.json()["error"]["code"] in ("missing_scope", "forbidden")
+        assert "load" not in response.text
     anonymous = await api.get("/v1/stats", headers={"Authorization": ""})
     assert anonymous.status_code == 401
 

@@ -1,5 +1,5 @@
 """The dashboard's figures: what is open, how fast humans answer, how often policies and
-escalations step in, and how loaded each human is. Read-only, admins only."""
+escalations step in, and how loaded each human is. Read-only."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Connection
 
 from inloop.domain.durations import parse_duration
-from inloop.domain.enums import Presence, Priority, Status
-from inloop.domain.errors import InvalidError
+from inloop.domain.enums import Presence, Priority, Scope, Status
+from inloop.domain.errors import InvalidError, PermissionDeniedError
 from inloop.domain.identity import Principal
 from inloop.domain.routing import effective_presence
 from inloop.server.services.clock import Clock
@@ -71,7 +71,9 @@ class Stats(BaseModel):
     escalations: Rate = Field(
         description="Created in the window and escalated at least once, out of all created."
     )
-    load: list[HumanLoad] = Field(description="Every enabled user, by handle.")
+    load: list[HumanLoad] = Field(
+        description="Every enabled user, by handle (for a non-admin, only themselves)."
+    )
 
 
 def parse_window(text: str) -> timedelta:
@@ -88,12 +90,24 @@ class StatsService:
         self.policy = policy
 
     async def stats(self, principal: Principal, window: str = DEFAULT_WINDOW) -> Stats:
-        principal.require()
+        """Admins see everyone's load; a responder acting for a user sees the totals and
+        only their own load. Other callers are refused."""
+        only: str | None = None
+        if not principal.is_admin:
+            principal.require(Scope.RESPONDER)
+            if principal.handle is None:
+                raise PermissionDeniedError(
+                    "the figures are for admins, or responders acting for a user",
+                    code="forbidden",
+                )
+            only = principal.handle
         span = parse_window(window)
         until = self.clock.now()
-        return await self.db.read(self._read, window, until - span, until)
+        return await self.db.read(self._read, window, until - span, until, only)
 
-    def _read(self, conn: Connection, window: str, since: datetime, until: datetime) -> Stats:
+    def _read(
+        self, conn: Connection, window: str, since: datetime, until: datetime, only: str | None
+    ) -> Stats:
         counts = {(c.priority_order, c.status): c.count for c in sql.open_counts(conn)}
         open_ = []
         for order in sorted(_BY_ORDER):
@@ -130,7 +144,7 @@ class StatsService:
                     answered=row.answered,
                     utilisation=row.open_assigned / row.capacity if row.capacity else None,
                 )
-                for row in sql.load_per_user(conn, since, until)
+                for row in sql.load_per_user(conn, since, until, only)
             ],
         )
 

@@ -174,14 +174,17 @@ _held = (
 )
 
 
-def load_per_user(conn: Connection, since: datetime, until: datetime) -> list[Load]:
-    """Every enabled user: what they hold open now and what they answered in the window."""
+def load_per_user(
+    conn: Connection, since: datetime, until: datetime, only: str | None = None
+) -> list[Load]:
+    """Every enabled user (or only the one handle): what they hold open now and what they
+    answered in the window."""
+    by = requests.c.resolved_by == f"user:{only}" if only else requests.c.resolved_by.like("user:%")
     answered: dict[str, int] = {
         actor: count
         for actor, count in conn.execute(
             select(requests.c.resolved_by, func.count())
-            .where(_answered_between(since, until))
-            .where(requests.c.resolved_by.like("user:%"))
+            .where(_answered_between(since, until), by)
             .group_by(requests.c.resolved_by)
         )
     }
@@ -194,7 +197,7 @@ def load_per_user(conn: Connection, since: datetime, until: datetime) -> list[Lo
             users.c.last_active_at,
             _held,
         )
-        .where(users.c.disabled.is_(False))
+        .where(users.c.disabled.is_(False), *([users.c.handle == only] if only else []))
         .order_by(users.c.handle)
     )
     return [
