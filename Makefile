@@ -20,7 +20,8 @@ run: setup ## Start Inloop on http://127.0.0.1:8000 with its embedded SQLite
 	@test -s $(INLOOP_HOME)/admin-token || (umask 077; python3 -c "import secrets; print('adm_' + secrets.token_urlsafe(32))" > $(INLOOP_HOME)/admin-token)
 	@echo "Admin credentials (Bearer token, kept in $(INLOOP_HOME)/admin-token):"
 	@echo "  export INLOOP_URL=http://$(HOST):$(PORT) INLOOP_TOKEN=$$(cat $(INLOOP_HOME)/admin-token)"
-	@INLOOP_ADMIN_TOKEN=$$(cat $(INLOOP_HOME)/admin-token) $(UV) run inloop serve --host $(HOST) --port $(PORT)
+	@echo "The desk: http://$(HOST):$(PORT)/desk (sign in as admin; the password is printed below and kept in $(INLOOP_HOME)/admin-password)"
+	@INLOOP_ADMIN_TOKEN=$$(cat $(INLOOP_HOME)/admin-token) INLOOP_ADMIN_PASSWORD_FILE=$(INLOOP_HOME)/admin-password $(UV) run inloop serve --host $(HOST) --port $(PORT)
 
 test: setup browsers lint ## Install everything, check lint and types, run the whole suite
 	@$(UV) run pytest -q

@@ -54,6 +54,7 @@ def create_app(
     app.include_router(events.router)
     app.include_router(identity.router)
     app.include_router(desk.router)
+    app.include_router(desk.passwords_api)
     app.include_router(stats_api.router)
 
     @app.get("/healthz", tags=["health"])

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gc
+import os
+from pathlib import Path
 
 import uvicorn
 from rich.console import Console
@@ -11,7 +13,7 @@ from starlette.types import ASGIApp
 
 from inloop.server.app import create_app
 from inloop.server.config import Settings
-from inloop.server.services import build_services
+from inloop.server.services import Services, build_services
 from inloop.server.store.migrations import upgrade
 
 
@@ -34,8 +36,26 @@ def run(settings: Settings) -> None:
         ]
     elif settings.admin_token:
         lines.append("Admin credentials: the INLOOP_ADMIN_TOKEN value (Bearer token)")
+    lines += _desk_lines(services, settings)
     console.print(Panel("\n".join(lines), title="Inloop", expand=False))
     run_app(create_app(settings, services=services), settings)
+
+
+def _desk_lines(services: Services, settings: Settings) -> list[str]:
+    """With INLOOP_ADMIN_PASSWORD_FILE and no users yet, create the desk's admin user."""
+    lines = ["", f"Desk: [bold]{settings.public_url}/desk[/]"]
+    name = os.environ.get("INLOOP_ADMIN_PASSWORD_FILE")
+    if not name:
+        return lines
+    path = Path(name)
+    created = services.sessions.bootstrap_admin(path)
+    if created is not None or path.is_file():
+        password = created or path.read_text().strip()
+        lines.append(
+            f"Desk sign-in: [bold]admin[/] / [bold yellow]{password}[/] "
+            f"(the first password, kept in {path})"
+        )
+    return lines
 
 
 def run_app(app: ASGIApp, settings: Settings) -> None:

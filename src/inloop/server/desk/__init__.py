@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from inloop.server.api.passwords import router as passwords_api
 from inloop.server.desk import admin, dashboard, pages, queue, request_page
 from inloop.server.desk.auth import DeskRoute
 
@@ -34,4 +35,4 @@ router.include_router(request_page.router)
 router.include_router(admin.router)
 router.include_router(dashboard.router)
 
-__all__ = ["router"]
+__all__ = ["passwords_api", "router"]

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hmac
 import os
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -100,8 +100,7 @@ async def verify_csrf(request: Request, session: DeskUser) -> None:
         token.encode(), session.csrf_token.encode()
     ):
         raise PermissionDeniedError(
-            "the form's security token is missing or out of date: reload the page and "
-            "try again",
+            "the form's security token is missing or out of date: reload the page and try again",
             field="csrf_token",
             code="csrf_failed",
         )
@@ -129,8 +128,9 @@ def render(
         "request": request,
         "session": session,
         "csrf_token": csrf,
-        "csrf_input": lambda: Markup('<input type="hidden" name="csrf_token" value="%s">')
-        % escape(csrf),
+        "csrf_input": lambda: (
+            Markup('<input type="hidden" name="csrf_token" value="%s">') % escape(csrf)
+        ),
         **(context or {}),
     }
     return templates.TemplateResponse(
@@ -178,7 +178,7 @@ def sign_in_redirect(request: Request) -> Response:
 class DeskRoute(APIRoute):
     """Desk routes answer errors with a page (or JSON for the desk's fetch calls)."""
 
-    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
         async def handle(request: Request) -> Response:

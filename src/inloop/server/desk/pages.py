@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -63,7 +62,12 @@ def safe_next(target: str | None) -> str:
 
 
 def _login_page(
-    request: Request, next_url: str, *, error: str | None = None, handle: str = "", status: int = 200
+    request: Request,
+    next_url: str,
+    *,
+    error: str | None = None,
+    handle: str = "",
+    status: int = 200,
 ) -> Response:
     token = secrets.token_urlsafe(24)
     response = render(
@@ -101,7 +105,7 @@ async def login(
             error="The sign-in form expired: please sign in again.",
         )  # fmt: skip
     try:
-        token, session = await services.sessions.sign_in(handle.strip(), password)
+        token, _ = await services.sessions.sign_in(handle.strip(), password)
     except AuthenticationError as exc:
         return _login_page(request, target, error=exc.message, handle=handle, status=401)
     response = RedirectResponse(target, 303)
@@ -142,9 +146,7 @@ async def change_password(
             )
         await services.sessions.change_password(session, current_password, new_password)
     except InvalidError as exc:
-        return render(
-            request, "password.html", {"error": exc, "done": False}, status_code=422
-        )
+        return render(request, "password.html", {"error": exc, "done": False}, status_code=422)
     return render(request, "password.html", {"error": None, "done": True})
 
 
@@ -158,11 +160,6 @@ async def presence(
     if presence not in (Presence.ONLINE, Presence.AWAY):
         raise InvalidError("presence must be online or away", field="presence")
     assert session.user.handle is not None
-    await services.identity.set_presence(
-        session.principal, session.user.handle, Presence(presence)
-    )
+    await services.identity.set_presence(session.principal, session.user.handle, Presence(presence))
     return RedirectResponse(safe_next(next), 303)
 
-
-def static_path() -> Path:
-    return HERE / "static"

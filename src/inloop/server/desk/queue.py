@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import AsyncIterator, Sequence
 from enum import StrEnum
@@ -19,8 +20,10 @@ from inloop.domain.requests import Request as InloopRequest
 from inloop.server.api.deps import ServicesDep
 from inloop.server.desk import views
 from inloop.server.desk.auth import SECURITY_HEADERS, DeskRoute, DeskUser, render
+from inloop.server.services import Services
 from inloop.server.services.desk import PAGE_SIZE, QueuePage, Tab
 from inloop.server.services.feed import FeedFilter, event_feed
+from inloop.server.services.sessions import DeskSession
 from inloop.server.store.desk import QueueFilter
 
 router = APIRouter(route_class=DeskRoute)
@@ -66,11 +69,11 @@ def _filter(
 
 
 async def _page(
-    services: Any, session: Any, tab: str, where: QueueFilter, offset: int
+    services: Services, session: DeskSession, tab: str, where: QueueFilter, offset: int
 ) -> tuple[Tab, QueuePage]:
     chosen = _enums(Tab, [tab], "tab")[0] if tab else Tab.MINE
     if where.assigned_to == "me":
-        where = QueueFilter(**{**where.__dict__, "assigned_to": session.user.handle})
+        where = dataclasses.replace(where, assigned_to=session.user.handle)
     return chosen, await services.desk.queue(session.principal, chosen, where, offset=offset)
 
 
@@ -124,7 +127,7 @@ async def queue_json(
 ) -> Response:
     """The same view as data, for the page's live refresh (rendered with textContent)."""
     where = _filter(status, kind, priority, assignee, q)
-    chosen, page = await _page(services, session, tab, where, offset)
+    _, page = await _page(services, session, tab, where, offset)
     now = services.clock.now()
     body = {
         "items": [row(r, now) for r in page.items],

@@ -39,7 +39,7 @@ async def request_page(
             "layout": views.layout(found),
             "answers": views.shortcut_answers(found),
             "editable": views.editable_option(found),
-            "payload": getattr(found, "payload", None),
+            "payload": found.payload,
             "can_answer": found.is_open and _may_answer(session.principal, found),
             "holds": found.assigned_to is not None and found.assigned_to == session.user.handle,
             "is_admin": session.principal.is_admin,
@@ -116,7 +116,11 @@ async def respond(
     if "response" not in fields:
         raise InvalidError("choose or write an answer", field="response")
     answered = await services.requests.respond(
-        session.principal, request_id, fields["response"], comment=_text(fields, "comment")
+        session.principal,
+        request_id,
+        fields["response"],
+        comment=_text(fields, "comment"),
+        edited=fields.get("edited"),
     )
     return _done(request, fields, answered)
 
@@ -169,4 +173,3 @@ async def escalate(
     )
     target = "/desk" if not can_see(session.principal, escalated) else None
     return _done(request, {**fields, "next": fields.get("next") or target}, escalated)
-

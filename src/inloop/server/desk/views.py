@@ -82,9 +82,7 @@ def layout(request: Request) -> Layout:
         return Layout(panels, [], None, side_by_side)
     rest = dict(context)
     transcript = _transcript(rest)
-    customer = next(
-        (rest.pop(k) for k in CUSTOMER_KEYS if isinstance(rest.get(k), dict)), None
-    )
+    customer = next((rest.pop(k) for k in CUSTOMER_KEYS if isinstance(rest.get(k), dict)), None)
     panels = [Panel(str(k), v, k in highlight) for k, v in rest.items()]
     panels.sort(key=lambda p: not p.highlighted)  # highlighted panels first
     return Layout(panels, transcript, customer, side_by_side)

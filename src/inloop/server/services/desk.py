@@ -21,9 +21,7 @@ from inloop.server.store.database import Database
 from inloop.server.store.desk import COUNT_CAP, QueueFilter
 
 PAGE_SIZE = 50
-# A tab's count: its open requests, whatever the view's other filters.
-_OPEN_ONLY = {"status": (Status.PENDING, Status.ASSIGNED), "q": None, "kind": (),
-              "priority": (), "assigned_to": None}  # fmt: skip
+
 MAX_OFFSET = 5000
 
 
@@ -68,13 +66,21 @@ class DeskService:
         def read(conn: Connection) -> QueuePage:
             items, more = sql.queue_page(conn, view, offset=offset, limit=PAGE_SIZE)
             tab_counts = {
-                t: sql.count(conn, dataclasses.replace(v, **_OPEN_ONLY))
+                t: sql.count(conn, _open_only(v))
                 for t, v in views.items()
                 if v is not None
             }
             return QueuePage(items, more, tab_counts, sql.count_by_priority(conn, view))
 
         return await self.db.read(read)
+
+
+def _open_only(view: QueueFilter) -> QueueFilter:
+    """A tab's count: its open requests, whatever the view's other filters."""
+    return dataclasses.replace(
+        view, status=(Status.PENDING, Status.ASSIGNED), kind=(), priority=(), assigned_to=None,
+        q=None,
+    )  # fmt: skip
 
 
 def _try_scope(principal: Principal, tab: Tab, where: QueueFilter) -> QueueFilter | None:

@@ -73,9 +73,7 @@ def queue_page(
         base.where(c.due_at.is_not(None)).order_by(c.priority_order, c.due_at, c.id).limit(wanted)
     ).all()
     without = conn.execute(
-        base.where(c.due_at.is_(None))
-        .order_by(c.priority_order, c.created_at, c.id)
-        .limit(wanted)
+        base.where(c.due_at.is_(None)).order_by(c.priority_order, c.created_at, c.id).limit(wanted)
     ).all()
     merged = sorted(
         [*with_deadline, *without],
@@ -101,7 +99,5 @@ def count_by_priority(conn: Connection, where: QueueFilter) -> dict[Priority, in
             .limit(COUNT_CAP)
             .subquery()
         )
-        counts[priority] = int(
-            conn.execute(select(func.count()).select_from(capped)).scalar_one()
-        )
+        counts[priority] = int(conn.execute(select(func.count()).select_from(capped)).scalar_one())
     return counts

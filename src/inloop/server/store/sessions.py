@@ -13,11 +13,7 @@ from inloop.server.store.schema import desk_sessions, users
 
 def password_of(conn: Connection, handle: str) -> Row[Any] | None:
     """(id, handle, disabled, password_hash) of the user, or None."""
-    return conn.execute(
-        select(users.c.id, users.c.handle, users.c.disabled, users.c.password_hash).where(
-            users.c.handle == handle
-        )
-    ).first()
+    return conn.execute(select(users).where(users.c.handle == handle)).first()
 
 
 def set_password(conn: Connection, handle: str, password_hash: str) -> str:

@@ -225,6 +225,12 @@ document.documentElement.classList.add("js");
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       const submitter = event.submitter;
+      const editor = $("#edit-payload");
+      if (submitter && submitter.hasAttribute("data-edit") && editor && !editor.open) {
+        editor.open = true;
+        $("#edited-json").focus();
+        return;
+      }
       const body = { next: "/desk" };
       const comment = $("#comment", form).value;
       if (comment) body.comment = comment;
