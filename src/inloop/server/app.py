@@ -10,7 +10,7 @@ from fastapi.responses import Response
 
 from inloop._version import __version__
 from inloop.server import desk
-from inloop.server.api import assignment, errors, events, identity, requests
+from inloop.server.api import assignment, errors, events, identity, requests, runs
 from inloop.server.api import stats as stats_api
 from inloop.server.api.deps import ServicesDep, json
 from inloop.server.api.limits import BodyLimit
@@ -54,6 +54,7 @@ def create_app(
     app.include_router(events.router)
     app.include_router(identity.router)
     app.include_router(desk.router)
+    app.include_router(runs.router)
     app.include_router(desk.passwords_api)
     app.include_router(stats_api.router)
 

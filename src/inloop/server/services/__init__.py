@@ -15,6 +15,7 @@ from inloop.server.services.hub import Hub
 from inloop.server.services.identity import IdentityService
 from inloop.server.services.lifecycle import Lifecycle, Policy
 from inloop.server.services.requests import RequestService
+from inloop.server.services.runs import RunService
 from inloop.server.services.scheduler import Scheduler
 from inloop.server.services.sessions import SessionService
 from inloop.server.services.stats import StatsService
@@ -32,6 +33,7 @@ class Services:
     assignment: AssignmentService
     identity: IdentityService
     scheduler: Scheduler
+    runs: RunService
     sessions: SessionService
     desk: DeskService
     stats: StatsService
@@ -63,6 +65,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         assignment=AssignmentService(db, clock, lifecycle, requests),
         identity=IdentityService(db, clock, policy, admin_token=settings.admin_token),
         scheduler=Scheduler(db, clock, lifecycle, batch=settings.scheduler_batch),
+        runs=RunService(db, clock, hub, lifecycle, requests),
         sessions=SessionService(db, clock, lifetime=timedelta(hours=12)),
         desk=DeskService(db),
         stats=StatsService(db, clock, policy),

@@ -13,6 +13,7 @@ which keeps replicas on PostgreSQL free of lock cycles between answers and timer
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -55,6 +56,10 @@ class Policy:
 class Lifecycle:
     def __init__(self, policy: Policy) -> None:
         self.policy = policy
+        #: Called inside the transaction that closed these requests, however they closed
+        #: (answered, timed out, decided by policy, cancelled): durable runs append the
+        #: response event to the run's inbox there, so the two commit together.
+        self.on_close: list[Callable[[Tx, list[Request], datetime], None]] = []
 
     # the one way a request changes
 
@@ -100,6 +105,9 @@ class Lifecycle:
             ),
             updated,
         )
+        if request.is_open and not updated.is_open:
+            for hook in self.on_close:
+                hook(tx, [updated], now)
         return updated
 
     # starting out
@@ -416,6 +424,8 @@ class Lifecycle:
                 if response is not None:
                     values["response"] = response
                 closed = bulk.close_open(tx.conn, [r.id for r, _ in group], values)
+                # what the UPDATE wrote, without reading the rows back
+                written = [(r.model_copy(update=values), why) for r, why in group if r.id in closed]
                 bulk.emit_many(
                     tx,
                     [
@@ -428,13 +438,14 @@ class Lifecycle:
                                 "at": now,
                                 "data": {"response": response},
                             },
-                            # what the UPDATE wrote, without reading the row back
-                            r.model_copy(update=values),
+                            r,
                         )
-                        for r, why in group
-                        if r.id in closed
+                        for r, why in written
                     ],
                 )
+                if written:
+                    for hook in self.on_close:
+                        hook(tx, [r for r, _ in written], now)
 
 
 _DECISION_EVENT = {

@@ -250,3 +250,58 @@ desk_sessions = Table(
 )
 Index("ix_requests_priority_order_due_at_id", requests.c.priority_order, requests.c.due_at,
       requests.c.id)  # fmt: skip
+
+
+# --- Durable agent runs (issue 5, migration 0003) ------------------------------------
+# A run is one execution of an agent; run_events is its ordered inbox. An event is
+# "pending" until a step consumes it ("done"), a HITL request event "waiting" until its
+# request closes (then the response event is appended, in the same transaction).
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("agent", String(200), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("start_event", Json, nullable=False),
+    Column("result", Json),
+    Column("error", Text),
+    Column("created_by", String(200), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime),
+    Index(None, "agent", "status"),
+    Index(None, "created_at", "id"),
+)
+
+run_events = Table(
+    "run_events",
+    metadata,
+    Column("id", EventId, primary_key=True, autoincrement=True),
+    Column("run_id", String(40), ForeignKey("runs.id"), nullable=False),
+    Column("agent", String(200), nullable=False),
+    Column("type", String(200), nullable=False),
+    Column("payload", Json, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("step", String(200)),
+    Column("emitted_by", BigInteger().with_variant(Integer(), "sqlite")),
+    Column("request_id", String(40)),
+    Column("reply_type", String(200)),
+    Column("lease_owner", String(100)),
+    Column("lease_until", UTCDateTime),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("done_at", UTCDateTime),
+    Index(None, "run_id", "id"),
+    Index(None, "agent", "status", "id"),
+    Index(None, "request_id"),
+)
+
+# ctx.once: a value recorded once per (run, key); a recorded key never runs its fn again.
+run_once = Table(
+    "run_once",
+    metadata,
+    Column("run_id", String(40), ForeignKey("runs.id"), primary_key=True),
+    Column("key", String(200), primary_key=True),
+    Column("value", Json),
+    Column("recorded_at", UTCDateTime, nullable=False),
+)

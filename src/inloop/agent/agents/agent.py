@@ -1,0 +1,5 @@
+"""``Agent`` (see ``inloop.runtime.agent``)."""
+
+from inloop.runtime.agent import Agent
+
+__all__ = ["Agent"]

@@ -1,0 +1,5 @@
+"""``HumanInTheLoopChat``: a chat message (see ``inloop.runtime.hitl``)."""
+
+from inloop.runtime.hitl import HumanInTheLoopChat
+
+__all__ = ["HumanInTheLoopChat"]

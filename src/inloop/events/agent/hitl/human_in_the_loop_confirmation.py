@@ -1,0 +1,5 @@
+"""``HumanInTheLoopConfirmation``: yes or no (see ``inloop.runtime.hitl``)."""
+
+from inloop.runtime.hitl import HumanInTheLoopConfirmation
+
+__all__ = ["HumanInTheLoopConfirmation"]

@@ -1,0 +1,5 @@
+"""``HumanInTheLoopConfirmationRequestEvent`` (see ``inloop.runtime.hitl``)."""
+
+from inloop.runtime.hitl import HumanInTheLoopConfirmationRequestEvent
+
+__all__ = ["HumanInTheLoopConfirmationRequestEvent"]

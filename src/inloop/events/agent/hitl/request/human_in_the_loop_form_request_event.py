@@ -1,0 +1,5 @@
+"""``HumanInTheLoopFormRequestEvent`` (see ``inloop.runtime.hitl``)."""
+
+from inloop.runtime.hitl import HumanInTheLoopFormRequestEvent
+
+__all__ = ["HumanInTheLoopFormRequestEvent"]

@@ -1,0 +1,5 @@
+"""``HumanInTheLoopConfirmationResponseEvent`` (see ``inloop.runtime.hitl``)."""
+
+from inloop.runtime.hitl import HumanInTheLoopConfirmationResponseEvent
+
+__all__ = ["HumanInTheLoopConfirmationResponseEvent"]

@@ -1,0 +1,5 @@
+"""``HumanInTheLoopInputResponseEvent`` (see ``inloop.runtime.hitl``)."""
+
+from inloop.runtime.hitl import HumanInTheLoopInputResponseEvent
+
+__all__ = ["HumanInTheLoopInputResponseEvent"]

@@ -1,0 +1,289 @@
+"""SQL for runs, their event inboxes and ``ctx.once`` records."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, or_, select, tuple_, update
+from sqlalchemy.exc import IntegrityError
+
+from inloop.domain.errors import InvalidError
+from inloop.domain.runs import Run, RunEvent, RunEventStatus, RunStatus
+from inloop.server.store.schema import run_events, run_once, runs
+
+_EVENT_COLUMNS = [
+    c for c in run_events.c if c.name not in ("reply_type", "lease_owner", "lease_until")
+]
+_insert_run = runs.insert()
+_insert_events = run_events.insert().returning(*_EVENT_COLUMNS)
+_run_by_id = select(runs).where(runs.c.id == bindparam("run_id"))
+_done_if_pending = (
+    update(run_events)
+    .where(run_events.c.id == bindparam("_id"), run_events.c.status == RunEventStatus.PENDING)
+    .values(
+        status=bindparam("_status"),
+        step=bindparam("_step"),
+        done_at=bindparam("_now"),
+        lease_owner=None,
+        lease_until=None,
+    )
+    .returning(run_events.c.run_id, run_events.c.agent)
+)
+
+
+def to_run(row: Any) -> Run:
+    return Run.model_validate(row._mapping)
+
+
+def to_event(row: Any) -> RunEvent:
+    return RunEvent.model_validate(row._mapping)
+
+
+def insert_run(conn: Connection, run: Run) -> None:
+    conn.execute(_insert_run, run.model_dump())
+
+
+def get_run(conn: Connection, run_id: str, *, lock: bool = False) -> Run | None:
+    statement = _run_by_id.with_for_update() if lock else _run_by_id
+    row = conn.execute(statement, {"run_id": run_id}).first()
+    return to_run(row) if row else None
+
+
+def set_run(conn: Connection, run_id: str, values: dict[str, Any], *, open_only: bool) -> bool:
+    """Update a run; with ``open_only``, only while it is running or paused."""
+    query = update(runs).where(runs.c.id == run_id)
+    if open_only:
+        query = query.where(runs.c.status.in_([RunStatus.RUNNING, RunStatus.PAUSED]))
+    return conn.execute(query.values(**values)).rowcount == 1
+
+
+def append(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[RunEvent]:
+    """Insert events (one multi-row INSERT); they come back in id order."""
+    if not rows:
+        return []
+    return sorted(
+        (to_event(r) for r in conn.execute(_insert_events, list(rows))), key=lambda e: e.id
+    )
+
+
+def event_row(
+    run_id: str,
+    agent: str,
+    type: str,
+    payload: dict[str, Any],
+    status: RunEventStatus,
+    now: datetime,
+    **extra: Any,
+) -> dict[str, Any]:
+    row = {
+        "run_id": run_id,
+        "agent": agent,
+        "type": type,
+        "payload": payload,
+        "status": status,
+        "step": None,
+        "emitted_by": None,
+        "request_id": None,
+        "reply_type": None,
+        "lease_owner": None,
+        "lease_until": None,
+        "attempts": 0,
+        "created_at": now,
+        "done_at": None,
+    }
+    row.update(extra)
+    return row
+
+
+def mark_done(
+    conn: Connection, event_id: int, step: str, status: RunEventStatus, now: datetime
+) -> tuple[str, str] | None:
+    """Consume a pending event: (run id, agent), or None if it is no longer pending."""
+    row = conn.execute(
+        _done_if_pending, {"_id": event_id, "_status": status, "_step": step, "_now": now}
+    ).first()
+    return (row.run_id, row.agent) if row else None
+
+
+def get_event(conn: Connection, event_id: int) -> RunEvent | None:
+    row = conn.execute(select(*_EVENT_COLUMNS).where(run_events.c.id == event_id)).first()
+    return to_event(row) if row else None
+
+
+def has_pending(conn: Connection, run_id: str) -> tuple[bool, bool]:
+    """(any event pending, any event waiting) for the run."""
+    found = {
+        r.status
+        for r in conn.execute(
+            select(run_events.c.status)
+            .where(
+                run_events.c.run_id == run_id,
+                run_events.c.status.in_([RunEventStatus.PENDING, RunEventStatus.WAITING]),
+            )
+            .distinct()
+        )
+    }
+    return RunEventStatus.PENDING in found, RunEventStatus.WAITING in found
+
+
+def waiting_for(conn: Connection, request_ids: Sequence[str]) -> list[tuple[RunEvent, str, str]]:
+    """The waiting request events of these requests, locked: (event, agent, reply type)."""
+    if not request_ids:
+        return []
+    rows = conn.execute(
+        select(run_events)
+        .where(
+            run_events.c.request_id.in_(list(request_ids)),
+            run_events.c.status == RunEventStatus.WAITING,
+        )
+        .with_for_update()
+    )
+    return [(to_event(r), r.agent, r.reply_type) for r in rows]
+
+
+def resume_runs(conn: Connection, run_ids: Sequence[str], now: datetime) -> None:
+    """Paused runs whose human answered are running again."""
+    conn.execute(
+        update(runs)
+        .where(runs.c.id.in_(list(run_ids)), runs.c.status == RunStatus.PAUSED)
+        .values(status=RunStatus.RUNNING, updated_at=now)
+    )
+
+
+def close_events(
+    conn: Connection, ids: Sequence[int], status: RunEventStatus, now: datetime
+) -> None:
+    if ids:
+        conn.execute(
+            update(run_events)
+            .where(run_events.c.id.in_(list(ids)))
+            .values(status=status, done_at=now, lease_owner=None, lease_until=None)
+        )
+
+
+def cancel_open_events(conn: Connection, run_id: str, now: datetime) -> list[str]:
+    """Cancel the run's pending and waiting events; the ids of the requests they waited on."""
+    rows = conn.execute(
+        update(run_events)
+        .where(
+            run_events.c.run_id == run_id,
+            run_events.c.status.in_([RunEventStatus.PENDING, RunEventStatus.WAITING]),
+        )
+        .values(status=RunEventStatus.CANCELLED, done_at=now, lease_owner=None, lease_until=None)
+        .returning(run_events.c.request_id)
+    )
+    return [r.request_id for r in rows if r.request_id is not None]
+
+
+def claim(
+    conn: Connection,
+    agents: Sequence[str],
+    worker: str,
+    now: datetime,
+    until: datetime,
+    limit: int,
+    *,
+    skip_locked: bool,
+) -> list[RunEvent]:
+    """Lease up to ``limit`` pending events of these agents, oldest first: those with no
+    lease, or whose lease ran out (its worker died or stalled)."""
+    query = (
+        select(run_events.c.id)
+        .where(
+            run_events.c.agent.in_(list(agents)),
+            run_events.c.status == RunEventStatus.PENDING,
+            or_(run_events.c.lease_until.is_(None), run_events.c.lease_until < now),
+        )
+        .order_by(run_events.c.id)
+        .limit(limit)
+    )
+    if skip_locked:
+        query = query.with_for_update(skip_locked=True)
+    ids = list(conn.execute(query).scalars())
+    if not ids:
+        return []
+    rows = conn.execute(
+        update(run_events)
+        .where(run_events.c.id.in_(ids))
+        .values(lease_owner=worker, lease_until=until, attempts=run_events.c.attempts + 1)
+        .returning(*_EVENT_COLUMNS)
+    )
+    return sorted((to_event(r) for r in rows), key=lambda e: e.id)
+
+
+def list_events(conn: Connection, run_id: str) -> list[RunEvent]:
+    rows = conn.execute(
+        select(*_EVENT_COLUMNS).where(run_events.c.run_id == run_id).order_by(run_events.c.id)
+    )
+    return [to_event(r) for r in rows]
+
+
+def list_runs(
+    conn: Connection,
+    *,
+    agent: str | None,
+    status: Iterable[RunStatus],
+    created_by: str | None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[Run], str | None]:
+    """Newest first; the cursor of the next page, or None."""
+    query = select(runs)
+    if agent is not None:
+        query = query.where(runs.c.agent == agent)
+    if created_by is not None:
+        query = query.where(runs.c.created_by == created_by)
+    statuses = list(status)
+    if statuses:
+        query = query.where(runs.c.status.in_(statuses))
+    order = (runs.c.created_at, runs.c.id)
+    if cursor:
+        query = query.where(tuple_(*order) < tuple_(*_decode(cursor)))
+    rows = conn.execute(query.order_by(*(c.desc() for c in order)).limit(limit + 1)).all()
+    items = [to_run(r) for r in rows[:limit]]
+    if len(rows) <= limit:
+        return items, None
+    last = items[-1]
+    return items, _encode(last.created_at, last.id)
+
+
+def _encode(created_at: datetime, run_id: str) -> str:
+    raw = f"{created_at.isoformat()}|{run_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        at, run_id = raw.split("|", 1)
+        if len(run_id) > 40:
+            raise ValueError(run_id)
+        return datetime.fromisoformat(at), run_id
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidError(
+            "cursor is not one this server gave out: pass next_cursor from the previous page",
+            field="cursor",
+            code="invalid_cursor",
+        ) from None
+
+
+def get_once(conn: Connection, run_id: str, key: str) -> tuple[bool, Any]:
+    row = conn.execute(
+        select(run_once.c.value).where(run_once.c.run_id == run_id, run_once.c.key == key)
+    ).first()
+    return (True, row.value) if row else (False, None)
+
+
+def record_once(conn: Connection, run_id: str, key: str, value: Any, now: datetime) -> bool:
+    """Record the first value for the key; False if one was recorded already."""
+    try:
+        with conn.begin_nested():
+            conn.execute(
+                run_once.insert().values(run_id=run_id, key=key, value=value, recorded_at=now)
+            )
+    except IntegrityError:
+        return False
+    return True
