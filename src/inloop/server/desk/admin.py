@@ -169,17 +169,14 @@ async def update_user(
     email: Text = "",
     capacity: Text = "",
 ) -> Response:
+    values: dict[str, Any] = {"name": name.strip(), "email": email.strip() or None}
     try:
-        values: dict[str, Any] = {"name": name.strip(), "email": email.strip() or None}
+        if capacity.strip() and not capacity.strip().isdigit():
+            raise InvalidError("capacity must be a whole number", field="capacity")
         values["capacity"] = int(capacity) if capacity.strip() else None
-        await services.identity.update_user(
-            session.principal, handle, UserUpdate.model_validate(values)
-        )
-    except ValueError as exc:
-        if not isinstance(exc, ValidationError):
-            exc = InvalidError("capacity must be a whole number", field="capacity")
-        return await _user_error(request, session, services, handle, exc)
-    except DomainError as exc:
+        update = UserUpdate.model_validate(values)
+        await services.identity.update_user(session.principal, handle, update)
+    except (DomainError, ValidationError) as exc:
         return await _user_error(request, session, services, handle, exc)
     return _done(f"/desk/admin/users/{handle}", f"{handle} saved.", request)
 
@@ -256,7 +253,9 @@ async def grant_role(
     role: Text = "",
 ) -> Response:
     try:
-        await services.identity.set_role(session.principal, handle.strip(), role.strip(), granted=True)
+        await services.identity.set_role(
+            session.principal, handle.strip(), role.strip(), granted=True
+        )
     except DomainError as exc:
         message, field, status = _problem(exc)
         roles = await services.identity.list_roles(session.principal)

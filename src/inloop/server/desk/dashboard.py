@@ -92,14 +92,14 @@ def tiles(stats: Stats) -> list[tuple[str, str, str]]:
     return [
         ("open", "Open", charts.plain(stats.open_total)),
         ("answered", "Answered", charts.plain(stats.response_times.answered)),
-        ("p50", "Median answer", charts.duration(p50) if p50 is not None else "–"),
+        ("p50", "Median answer", charts.duration(p50) if p50 is not None else "none"),
         ("timeouts", "Timeout rate", _rate(stats.timeouts.rate)),
         ("escalations", "Escalation rate", _rate(stats.escalations.rate)),
     ]
 
 
 def _rate(value: float | None) -> str:
-    return charts.percent(value) if value is not None else "–"
+    return charts.percent(value) if value is not None else "none"
 
 
 @router.get("/dashboard")
