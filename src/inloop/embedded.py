@@ -27,16 +27,14 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 from inloop.client import AsyncClient, Client
 from inloop.errors import UsageError
 
-if TYPE_CHECKING:
-    import uvicorn
-
 __all__ = [
     "EmbeddedServer",
+    "ThreadedServer",
     "default_async_client",
     "default_client",
     "embedded_server",
@@ -120,7 +118,7 @@ def _read_or_create_token(home: Path) -> str:
 
 def _start() -> EmbeddedServer:
     try:
-        import uvicorn
+        import uvicorn  # noqa: F401  (checked here, with the rest; ThreadedServer runs it)
 
         from inloop.server.app import create_app
         from inloop.server.config import Settings
@@ -136,36 +134,73 @@ def _start() -> EmbeddedServer:
     home.mkdir(parents=True, exist_ok=True)
     token = _read_or_create_token(home)
     database = home / "embedded.db"
-    port = _port()
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind(("127.0.0.1", port))
-    except OSError as exc:
-        sock.close()
-        raise UsageError(f"embedded mode cannot listen on 127.0.0.1:{port}: {exc}") from exc
-    port = sock.getsockname()[1]
+    served = ThreadedServer(_port())
     settings = Settings(
         database_url=f"sqlite+pysqlite:///{database}",
-        port=port,
+        port=served.port,
         admin_token=token,
         # A script's own server: losing the last commit on a power cut is acceptable,
         # a killed process still loses nothing (see docs/operations.md).
         sqlite_synchronous="NORMAL",
     )
     upgrade(settings.database_url)
-    app = create_app(settings, services=build_services(settings))
-    config = uvicorn.Config(
-        app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=2
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [sock]}, name="inloop-embedded", daemon=True
-    )
-    thread.start()
-    _wait_started(server, thread)
-    atexit.register(_stop, server, thread, sock)
-    return EmbeddedServer(url=f"http://127.0.0.1:{port}", token=token, home=home, database=database)
+    served.start(create_app(settings, services=build_services(settings)))
+    atexit.register(served.stop)
+    return EmbeddedServer(url=served.url, token=token, home=home, database=database)
+
+
+class ThreadedServer:
+    """An ASGI app served by uvicorn on 127.0.0.1 from a daemon thread with its own loop.
+
+    The constructor takes the port (``0``: a free one, see ``port``); ``start`` returns
+    once the app listens and its lifespan (the scheduler) is up.
+    """
+
+    def __init__(self, port: int = 0) -> None:
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            self._sock.bind(("127.0.0.1", port))
+        except OSError as exc:
+            self._sock.close()
+            raise UsageError(f"cannot listen on 127.0.0.1:{port}: {exc}") from exc
+        self.port: int = self._sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+
+    def start(self, app: Any) -> ThreadedServer:
+        import uvicorn
+
+        config = uvicorn.Config(
+            app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=2
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self._server.run,
+            kwargs={"sockets": [self._sock]},
+            name="inloop-embedded",
+            daemon=True,
+        )
+        thread = self._thread
+        thread.start()
+        # uvicorn sets `started` once it listens and the lifespan is up; the thread ends
+        # early if start-up failed, and uvicorn has logged why.
+        deadline = time.monotonic() + START_TIMEOUT
+        while not self._server.started and thread.is_alive() and time.monotonic() < deadline:
+            thread.join(0.01)
+        if not self._server.started:
+            self.stop()
+            raise UsageError("the embedded Inloop server did not start (see the log above)")
+        return self
+
+    def stop(self) -> None:
+        """Shut down (the lifespan stops the scheduler and closes the database)."""
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(STOP_TIMEOUT)
+        self._sock.close()
 
 
 def _port() -> int:
@@ -177,23 +212,6 @@ def _port() -> int:
     if not 0 <= port <= 65535:
         raise UsageError(f"INLOOP_EMBEDDED_PORT must be between 0 and 65535, got {port}")
     return port
-
-
-def _wait_started(server: uvicorn.Server, thread: threading.Thread) -> None:
-    # uvicorn sets `started` once it listens and the lifespan (scheduler) is up; the
-    # thread ends early if start-up failed, and uvicorn has logged why.
-    deadline = time.monotonic() + START_TIMEOUT
-    while not server.started and thread.is_alive() and time.monotonic() < deadline:
-        thread.join(0.01)
-    if not server.started:
-        server.should_exit = True
-        raise UsageError("the embedded Inloop server did not start (see the log above)")
-
-
-def _stop(server: uvicorn.Server, thread: threading.Thread, sock: socket.socket) -> None:
-    server.should_exit = True
-    thread.join(STOP_TIMEOUT)
-    sock.close()
 
 
 def _announce(server: EmbeddedServer) -> None:
