@@ -34,8 +34,22 @@ _done_if_pending = (
 )
 
 
+# JSON scalars are stored wrapped ({"value": ...}): SQLite's JSON column has numeric
+# affinity, so a bare 1 or 2.5 would come back as a number rather than JSON text.
+
+
+def _wrap(value: Any) -> dict[str, Any]:
+    return {"value": value}
+
+
+def _unwrap(stored: Any) -> Any:
+    return stored["value"] if isinstance(stored, dict) else None
+
+
 def to_run(row: Any) -> Run:
-    return Run.model_validate(row._mapping)
+    data = dict(row._mapping)
+    data["result"] = _unwrap(data["result"])
+    return Run.model_validate(data)
 
 
 def to_event(row: Any) -> RunEvent:
@@ -43,7 +57,7 @@ def to_event(row: Any) -> RunEvent:
 
 
 def insert_run(conn: Connection, run: Run) -> None:
-    conn.execute(_insert_run, run.model_dump())
+    conn.execute(_insert_run, {**run.model_dump(), "result": None})
 
 
 def get_run(conn: Connection, run_id: str, *, lock: bool = False) -> Run | None:
@@ -54,6 +68,8 @@ def get_run(conn: Connection, run_id: str, *, lock: bool = False) -> Run | None:
 
 def set_run(conn: Connection, run_id: str, values: dict[str, Any], *, open_only: bool) -> bool:
     """Update a run; with ``open_only``, only while it is running or paused."""
+    if "result" in values:
+        values = {**values, "result": _wrap(values["result"])}
     query = update(runs).where(runs.c.id == run_id)
     if open_only:
         query = query.where(runs.c.status.in_([RunStatus.RUNNING, RunStatus.PAUSED]))
@@ -274,7 +290,7 @@ def get_once(conn: Connection, run_id: str, key: str) -> tuple[bool, Any]:
     row = conn.execute(
         select(run_once.c.value).where(run_once.c.run_id == run_id, run_once.c.key == key)
     ).first()
-    return (True, row.value) if row else (False, None)
+    return (True, _unwrap(row.value)) if row else (False, None)
 
 
 def record_once(conn: Connection, run_id: str, key: str, value: Any, now: datetime) -> bool:
@@ -282,7 +298,9 @@ def record_once(conn: Connection, run_id: str, key: str, value: Any, now: dateti
     try:
         with conn.begin_nested():
             conn.execute(
-                run_once.insert().values(run_id=run_id, key=key, value=value, recorded_at=now)
+                run_once.insert().values(
+                    run_id=run_id, key=key, value=_wrap(value), recorded_at=now
+                )
             )
     except IntegrityError:
         return False

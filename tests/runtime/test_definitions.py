@@ -1,0 +1,217 @@
+"""An agent class is checked when it is defined; each mistake names the steps and the fix."""
+
+import pytest
+from pydantic import BaseModel
+
+from inloop import UsageError
+from inloop.runtime import (
+    Agent,
+    AgentDefinitionError,
+    Event,
+    HumanInTheLoopChoice,
+    HumanInTheLoopConfirmation,
+    HumanInTheLoopForm,
+    HumanInTheLoopInput,
+    StartEvent,
+    StopEvent,
+    step,
+)
+
+
+class Draft(Event):
+    text: str
+
+
+def test_two_steps_consuming_one_type() -> None:
+    """Reusing one HITL pair for two questions is ambiguous: the error says so."""
+    with pytest.raises(AgentDefinitionError) as caught:
+
+        class Twice(Agent):
+            @step()
+            async def first(self, event: StartEvent) -> HumanInTheLoopInput.request:
+                return HumanInTheLoopInput.invoke("one?")
+
+            @step()
+            async def second(self, event: HumanInTheLoopInput.response) -> StopEvent:
+                return StopEvent()
+
+            @step()
+            async def third(self, event: HumanInTheLoopInput.response) -> StopEvent:
+                return StopEvent()
+
+    assert str(caught.value) == (
+        "Twice: steps second and third both consume HumanInTheLoopInputResponseEvent. "
+        "A step is chosen by the type of its event, so each event type has one consuming "
+        "step. Give each interaction its own event type, e.g. `class "
+        "SecondInputResponseEvent(...): ...` (a HITL subclass such as `class "
+        "SecondQuestion(HumanInTheLoopInput): pass` gets its own request/response pair)."
+    )
+
+
+def test_emitted_event_without_consumer() -> None:
+    with pytest.raises(AgentDefinitionError) as caught:
+
+        class Orphan(Agent):
+            @step()
+            async def begin(self, event: StartEvent) -> Draft:
+                return Draft(text="x")
+
+    assert str(caught.value) == (
+        "Orphan: step begin emits Draft, but no step consumes Draft. Add a step whose event "
+        "parameter is annotated `Draft` (or remove it from begin's return annotation)."
+    )
+
+
+def test_request_whose_response_has_no_consumer() -> None:
+    with pytest.raises(AgentDefinitionError) as caught:
+
+        class Unanswered(Agent):
+            @step()
+            async def begin(self, event: StartEvent) -> HumanInTheLoopConfirmation.request:
+                return HumanInTheLoopConfirmation.invoke("ok?")
+
+    assert str(caught.value) == (
+        "Unanswered: step begin asks HumanInTheLoopConfirmationRequestEvent, answered with "
+        "HumanInTheLoopConfirmationResponseEvent, but no step consumes "
+        "HumanInTheLoopConfirmationResponseEvent. Add a step whose event parameter is "
+        "annotated `HumanInTheLoopConfirmationResponseEvent` (or remove it from begin's "
+        "return annotation)."
+    )
+
+
+def test_no_start_consumer() -> None:
+    with pytest.raises(AgentDefinitionError) as caught:
+
+        class Headless(Agent):
+            @step()
+            async def only(self, event: Draft) -> StopEvent:
+                return StopEvent()
+
+    assert str(caught.value) == (
+        "Headless: no step consumes a StartEvent, so no run can start. Add a step whose "
+        "event parameter is annotated `StartEvent` (or a subclass such as UserMessageEvent)."
+    )
+
+
+def test_unannotated_steps() -> None:
+    with pytest.raises(AgentDefinitionError, match="annotate its event parameter 'event'"):
+
+        class NoType(Agent):
+            @step()
+            async def begin(self, event) -> StopEvent:  # type: ignore[no-untyped-def]
+                return StopEvent()
+
+    with pytest.raises(AgentDefinitionError, match="annotate what the step returns"):
+
+        class NoReturn(Agent):
+            @step()
+            async def begin(self, event: StartEvent):  # type: ignore[no-untyped-def]
+                return StopEvent()
+
+
+def test_consuming_a_request_event_is_refused() -> None:
+    with pytest.raises(AgentDefinitionError, match="a step consumes the answer instead"):
+
+        class Backwards(Agent):
+            @step()
+            async def begin(self, event: StartEvent) -> StopEvent:
+                return StopEvent()
+
+            @step()
+            async def wrong(self, event: HumanInTheLoopInput.request) -> StopEvent:
+                return StopEvent()
+
+
+def test_same_event_name_twice() -> None:
+    """Events travel by class name; two classes of one name in an agent are refused."""
+    first = type("Note", (Event,), {"__module__": "a"})
+    second = type("Note", (Event,), {"__module__": "b"})
+    with pytest.raises(AgentDefinitionError, match="two event types are named Note"):
+
+        class Clash(Agent):
+            @step()
+            async def begin(self, event: StartEvent) -> first | second:  # type: ignore[valid-type]
+                return first()
+
+            @step()
+            async def one(self, event: first) -> StopEvent:  # type: ignore[valid-type]
+                return StopEvent()
+
+            @step()
+            async def two(self, event: second) -> StopEvent:  # type: ignore[valid-type]
+                return StopEvent()
+
+
+def test_fresh_pairs_from_subclasses() -> None:
+    """A HITL subclass that names no pair gets its own, so two questions need no boilerplate."""
+
+    class Continue(HumanInTheLoopInput):
+        pass
+
+    class Sure(HumanInTheLoopInput):
+        pass
+
+    class TwoQuestions(Agent):
+        @step()
+        async def begin(self, event: StartEvent) -> Continue.request:
+            return Continue.invoke("Continue?")
+
+        @step()
+        async def middle(self, event: Continue.response) -> Sure.request:
+            return Sure.invoke("Sure?")
+
+        @step()
+        async def end(self, event: Sure.response) -> StopEvent:
+            return StopEvent()
+
+    assert Continue.request.__name__ == "ContinueRequestEvent"
+    assert Continue.request.response_type is Continue.response
+    assert set(TwoQuestions.dispatch().by_name) == {
+        "StartEvent",
+        "ContinueResponseEvent",
+        "SureResponseEvent",
+    }
+
+
+def test_invoke_takes_every_request_field_and_checks_them() -> None:
+    event = HumanInTheLoopConfirmation.invoke(
+        "Refund 120 EUR?",
+        title="Refund",
+        description="Customer 42",
+        context={"amount": 120},
+        display={"layout": "side-by-side", "highlight": ["amount"]},
+        priority="high",
+        assignee="role:finance",
+        timeout="4h",
+        escalation={"action": "auto_reject"},
+        metadata={"ticket": "T-1"},
+    )
+    body = event.request_body()
+    assert body["kind"] == "confirmation" and body["prompt"] == "Refund 120 EUR?"
+    assert body["assignee"] == "role:finance" and body["escalation"] == {"action": "auto_reject"}
+    request = event.new_request()
+    assert request.priority == "high" and request.timeout == "4h"
+    with pytest.raises(UsageError, match="an escalation needs a timeout"):
+        HumanInTheLoopConfirmation.invoke("x?", escalation={"action": "auto_reject"})
+    with pytest.raises(UsageError, match="question is blank"):
+        HumanInTheLoopInput.invoke("   ")
+    with pytest.raises(UsageError, match=r"unknown field\(s\) asignee"):
+        HumanInTheLoopInput.invoke("x?", asignee="user:bob")
+    with pytest.raises(UsageError, match="needs options"):
+        HumanInTheLoopChoice.invoke("Which?")
+
+
+def test_form_with_a_model() -> None:
+    class Address(BaseModel):
+        street: str
+        city: str
+
+    class Shipping(HumanInTheLoopForm):
+        model = Address
+
+    event = Shipping.invoke("Where to?")
+    assert event.request_body()["response_schema"]["required"] == ["street", "city"]
+    answer = Shipping.response.model_validate(
+        {"response": {"street": "Main 1", "city": "Bern"}, "request_id": "req_1"}
+    )
+    assert answer.response == Address(street="Main 1", city="Bern")
