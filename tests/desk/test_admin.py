@@ -6,7 +6,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import AsyncIterator, Callable
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, asynccontextmanager
 
 import httpx
 import pytest
@@ -19,8 +19,8 @@ XSS = '<img src=x onerror="alert(1)">'
 Desk = Callable[[], httpx.AsyncClient]
 
 
-@pytest.fixture
-async def desk(services: Services) -> AsyncIterator[Desk]:
+@asynccontextmanager
+async def browser_clients(services: Services) -> AsyncIterator[Desk]:
     """Makes browser-like clients (a cookie jar each) on one app."""
     from pwdlib import PasswordHash
     from pwdlib.hashers.argon2 import Argon2Hasher
@@ -29,7 +29,6 @@ async def desk(services: Services) -> AsyncIterator[Desk]:
 
     # Still argon2, with light parameters: these tests are about the pages, not the hash.
     services.sessions.hasher = PasswordHash((Argon2Hasher(time_cost=1, memory_cost=1024),))
-
     app = create_app(services.settings, services=services)
     async with AsyncExitStack() as stack:
 
@@ -40,6 +39,12 @@ async def desk(services: Services) -> AsyncIterator[Desk]:
             stack.push_async_callback(client.aclose)
             return client
 
+        yield make
+
+
+@pytest.fixture
+async def desk(services: Services) -> AsyncIterator[Desk]:
+    async with browser_clients(services) as make:
         yield make
 
 
