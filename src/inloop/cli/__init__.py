@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from inloop._version import __version__
-from inloop.cli import identity, requests
+from inloop.cli import identity, passwords, requests
 from inloop.cli._context import Settings
 from inloop.cli.ask import ask
 from inloop.cli.server import register
@@ -56,6 +56,7 @@ app.command(
 )(ask)
 app.add_typer(requests.app, name="requests")
 app.command()(identity.presence)
+identity.users.command("password")(passwords.password)
 app.add_typer(identity.users, name="users")
 app.add_typer(identity.teams, name="teams")
 app.add_typer(identity.keys, name="keys")
