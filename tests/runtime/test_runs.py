@@ -3,7 +3,7 @@ cancel, failures, ctx.once, double completions and bad input. SQLite and Postgre
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from pydantic import BaseModel
@@ -39,7 +39,7 @@ class Guarded(HumanInTheLoopConfirmation):
 class RefundAgent(Agent):
     """Asks before refunding; a refund happens once however often the step runs."""
 
-    refunds: list[int] = []
+    refunds: ClassVar[list[int]] = []
 
     @step()
     async def ask(self, event: Refund) -> Guarded.request:

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from inloop._version import __version__
-from inloop.cli import identity, passwords, requests
+from inloop.cli import identity, passwords, requests, runs
 from inloop.cli._context import Settings
 from inloop.cli.ask import ask
 from inloop.cli.server import register
@@ -55,6 +55,8 @@ app.command(
     "4 server unreachable or refused the credentials, 130 interrupted (cancelled)."
 )(ask)
 app.add_typer(requests.app, name="requests")
+app.add_typer(runs.app, name="runs")
+app.command("worker")(runs.worker)
 app.command()(identity.presence)
 identity.users.command("password")(passwords.password)
 app.add_typer(identity.users, name="users")

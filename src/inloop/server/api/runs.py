@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict
 
@@ -114,9 +114,12 @@ async def record_once(
 
 
 @workers.post("/claim", response_model=Claimed)
-async def claim(claim: Claim, services: ServicesDep, principal: PrincipalDep) -> Response:
+async def claim(
+    claim: Claim, request: Request, services: ServicesDep, principal: PrincipalDep
+) -> Response:
     """Lease pending events of these agents to a worker; with ``wait``, a long-poll."""
-    return json(Claimed(items=await services.runs.claim(principal, claim)))
+    events = await services.runs.claim(principal, claim, request.is_disconnected)
+    return json(Claimed(items=events))
 
 
 @workers.post("/complete", response_model=CompletionResults)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -286,8 +286,17 @@ class RunService:
 
     # workers
 
-    async def claim(self, principal: Principal, claim: Claim) -> list[RunEvent]:
-        """Lease pending events of the claimed agents; with ``wait``, park until some come."""
+    async def claim(
+        self,
+        principal: Principal,
+        claim: Claim,
+        gone: Callable[[], Awaitable[bool]] | None = None,
+    ) -> list[RunEvent]:
+        """Lease pending events of the claimed agents; with ``wait``, park until some come.
+
+        ``gone`` says whether the worker hung up: a parked claim of a worker that died
+        must not lease events to it when it wakes (they would wait for the lease to end).
+        """
         principal.require(Scope.AGENT)
         self.listen()
         loop = asyncio.get_running_loop()
@@ -295,6 +304,8 @@ class RunService:
         skip_locked = self.db.dialect == "postgresql"
         while True:
             with self._parked() as woken:
+                if gone is not None and await gone():
+                    return []
                 now = self.clock.now()
                 events = await self.db.write(
                     _claim, claim, now, now + timedelta(seconds=claim.lease), skip_locked
