@@ -46,6 +46,7 @@ class Bar:
 
 @dataclass(frozen=True)
 class Chart:
+    title: str
     svg: Markup
     table: Markup
 
@@ -122,7 +123,7 @@ def column_chart(
         [c, *(fmt(s.values[i]) for s in series), fmt(totals[i])] for i, c in enumerate(categories)
     ]
     header = ["", *(s.name for s in series), "total"]
-    return Chart(_markup(svg), _table(chart_id, title, header, rows))
+    return Chart(title, _markup(svg), _table(chart_id, title, header, rows))
 
 
 def bar_chart(
@@ -137,8 +138,8 @@ def bar_chart(
     limit_label: str = "limit",
 ) -> Chart:
     """Horizontal bars, one per row, with an optional limit marker on each."""
-    row_h, label_w, value_w = 28.0, 140.0, 96.0
-    width = 480.0
+    row_h, label_w, value_w = 28.0, 170.0, 96.0
+    width = 520.0
     top = 8.0
     plot_w = width - label_w - value_w
     height = top * 2 + row_h * max(len(bars), 1)
@@ -150,7 +151,7 @@ def bar_chart(
         label = _el(svg, "text", x=label_w - 8, y=y + row_h / 2 + 4, fill=INK)
         label.set("text-anchor", "end")
         label.set("font-size", "13")
-        label.text = _shorten(bar.label, 18)
+        label.text = _shorten(bar.label, 20)
         _el(label, "title").text = bar.label
         _el(svg, "rect", x=label_w, y=y + 6, width=plot_w, height=row_h - 12, fill="#ececec")
         w = plot_w * min(bar.value, top_value) / top_value if top_value else 0
@@ -180,7 +181,7 @@ def bar_chart(
         + [b.note]
         for b in bars
     ]
-    return Chart(_markup(svg), _table(chart_id, title, header, rows))
+    return Chart(title, _markup(svg), _table(chart_id, title, header, rows))
 
 
 def percentile_strip(
@@ -223,7 +224,7 @@ def percentile_strip(
         empty.set("text-anchor", "middle")
         empty.text = "no answers in this period"
     rows = [[name, fmt(value) if value is not None else "none"] for name, value in points]
-    return Chart(_markup(svg), _table(chart_id, title, ["", "time"], rows))
+    return Chart(title, _markup(svg), _table(chart_id, title, ["", "time"], rows))
 
 
 def _svg(chart_id: str, title: str, description: str, width: float, height: float) -> ET.Element:

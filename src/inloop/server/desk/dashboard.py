@@ -46,7 +46,7 @@ def figures(stats: Stats) -> dict[str, charts.Chart]:
     )
     rates = [
         charts.Bar(
-            "timed out or decided by policy",
+            "timed out",
             stats.timeouts.rate or 0.0,
             note=f"{stats.timeouts.count} of {stats.timeouts.out_of} resolved",
         ),
@@ -59,7 +59,10 @@ def figures(stats: Stats) -> dict[str, charts.Chart]:
     rates_chart = charts.bar_chart(
         "chart-rates",
         f"Timeout and escalation rates, last {period}",
-        "; ".join(f"{bar.label}: {charts.percent(bar.value)} ({bar.note})" for bar in rates),
+        "Timed out counts requests a policy closed (timed out, auto-approved or "
+        "auto-rejected) out of those resolved; escalated counts requests escalated at least "
+        "once out of those created. "
+        + "; ".join(f"{bar.label}: {charts.percent(bar.value)} ({bar.note})" for bar in rates),
         rates,
         charts.percent,
         scale_max=1.0,
