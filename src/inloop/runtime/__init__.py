@@ -31,9 +31,13 @@ from inloop.runtime.hitl import (
 from inloop.runtime.steps import AgentDefinitionError, step
 from inloop.runtime.worker import Worker
 
+#: ``inloop.AgentEvent``: the top level's ``Event`` is the request audit record.
+AgentEvent = Event
+
 __all__ = [
     "Agent",
     "AgentDefinitionError",
+    "AgentEvent",
     "Context",
     "ControlEvent",
     "Event",
