@@ -25,6 +25,7 @@ from inloop.server.services.desk import PAGE_SIZE, QueuePage, Tab
 from inloop.server.services.feed import FeedFilter, event_feed
 from inloop.server.services.sessions import DeskSession
 from inloop.server.store.desk import QueueFilter
+from inloop.server.store.desk import last_event_id as latest_event_id
 
 router = APIRouter(route_class=DeskRoute)
 E = TypeVar("E", bound=StrEnum)
@@ -90,6 +91,8 @@ async def queue(
     offset: Annotated[int, Query(ge=0, le=5000)] = 0,
 ) -> Response:
     where = _filter(status, kind, priority, assignee, q)
+    # Read before the page: the live stream resumes from here, so nothing is missed.
+    after = await services.db.read(latest_event_id)
     chosen, page = await _page(services, session, tab, where, offset)
     now = services.clock.now()
     return render(
@@ -108,6 +111,7 @@ async def queue(
             "kinds": list(Kind),
             "priorities": list(Priority),
             "statuses": list(Status),
+            "after": after,
         },
     )
 
@@ -162,19 +166,21 @@ async def stream(
     session: DeskUser,
     services: ServicesDep,
     request_id: str | None = None,
+    after: str | None = None,
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> Response:
     """Server-sent events of the requests this human may see: the page refreshes on each."""
-    if last_event_id is not None and not _EVENT_ID.fullmatch(last_event_id):
-        raise InvalidError("Last-Event-ID must be an event id", field="Last-Event-ID")
+    for name, value in (("Last-Event-ID", last_event_id), ("after", after)):
+        if value and not _EVENT_ID.fullmatch(value):
+            raise InvalidError(f"{name} must be an event id", field=name)
     if request_id is not None:
         await services.requests.get(session.principal, request_id)  # 404 or 403 first
+    # A stream replays from the database what came after the page was read (``after``),
+    # or after the last event it got (a reconnect): nothing in between is missed.
+    resume = last_event_id or after
+    start = int(resume) if resume else await services.db.read(latest_event_id)
     feed = event_feed(
-        services.db,
-        services.hub,
-        session.principal,
-        FeedFilter(request_id=request_id),
-        int(last_event_id) if last_event_id else None,
+        services.db, services.hub, session.principal, FeedFilter(request_id=request_id), start
     )
     return EventSourceResponse(_messages(feed), ping=15, headers={"Cache-Control": "no-store"})
 

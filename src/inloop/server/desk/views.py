@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 from jinja2 import Environment
+from markupsafe import Markup
 
 from inloop.domain.enums import Kind
 from inloop.domain.requests import APPROVAL_WORDS, REJECTION_WORDS, Request
@@ -24,6 +25,7 @@ _TEXT = ("text", "content", "message", "body")
 def install(env: Environment) -> None:
     env.filters["relative"] = relative
     env.filters["pretty_json"] = pretty_json
+    env.filters["script_json"] = script_json
     env.filters["iso"] = lambda when: when.isoformat() if when else ""
     env.filters["label"] = lambda key: str(key).replace("_", " ").capitalize()
     env.tests["mapping_value"] = lambda value: isinstance(value, dict)
@@ -47,6 +49,15 @@ def relative(when: datetime | None, now: datetime) -> str:
 
 def pretty_json(value: Any) -> str:
     return orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode()
+
+
+def script_json(value: Any) -> Markup:
+    """JSON to embed in a <script type="application/json">: keys in their given order (a
+    schema's properties keep the agent's order), and nothing that could close the tag."""
+    text = orjson.dumps(value).decode()
+    for char, code in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("'", "\\u0027")):
+        text = text.replace(char, code)
+    return Markup(text)  # noqa: S704  (every character that HTML could read is escaped above)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from sqlalchemy import Connection, func, or_, select
 from inloop.domain.enums import Kind, Priority, Status
 from inloop.domain.requests import Request
 from inloop.server.store.requests import to_request
-from inloop.server.store.schema import request_candidates, requests
+from inloop.server.store.schema import events, request_candidates, requests
 
 COUNT_CAP = 1000
 
@@ -101,3 +101,8 @@ def count_by_priority(conn: Connection, where: QueueFilter) -> dict[Priority, in
         )
         counts[priority] = int(conn.execute(select(func.count()).select_from(capped)).scalar_one())
     return counts
+
+
+def last_event_id(conn: Connection) -> int:
+    """The newest event's id (0 with none): where a new live stream starts."""
+    return int(conn.execute(select(func.coalesce(func.max(events.c.id), 0))).scalar_one())

@@ -148,6 +148,8 @@ document.documentElement.classList.add("js");
   function listen(url, onChange) {
     if (!window.EventSource) return;
     const source = new EventSource(url);
+    source.addEventListener("open", () => { document.documentElement.dataset.live = "on"; });
+    source.addEventListener("error", () => { document.documentElement.dataset.live = "off"; });
     source.addEventListener("change", (message) => {
       let data = {};
       try { data = JSON.parse(message.data); } catch (e) { return; }
@@ -157,7 +159,7 @@ document.documentElement.classList.add("js");
   }
 
   if (queue) {
-    listen("/desk/stream", () => refresh());
+    listen("/desk/stream?after=" + encodeURIComponent(queue.dataset.after || ""), () => refresh());
     const search = $("#search");
     if (search && new URLSearchParams(location.search).get("focus") === "search") search.focus();
   }
@@ -192,7 +194,8 @@ document.documentElement.classList.add("js");
   const page = $("[data-request]");
   const form = $("#answer-form");
   if (page) {
-    listen("/desk/stream?request_id=" + encodeURIComponent(page.dataset.request), (data) => {
+    listen("/desk/stream?request_id=" + encodeURIComponent(page.dataset.request) +
+           "&after=" + encodeURIComponent(page.dataset.after || ""), (data) => {
       if (data.actor === "user:" + (document.body.dataset.me || "")) return;
       const notice = $("#live-notice");
       notice.hidden = false;

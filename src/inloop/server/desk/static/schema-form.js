@@ -87,7 +87,7 @@
         input = el("input", { type: "number", id, step: type === "integer" ? "1" : "any", inputmode: type === "integer" ? "numeric" : "decimal",
                               min: schema.minimum, max: schema.maximum, "aria-describedby": described });
       } else if (type === "string") {
-        const long = (schema.maxLength || 1000) > 200 && !schema.pattern && !schema.format;
+        const long = (schema.maxLength || 0) > 200 && !schema.pattern;
         input = el(long ? "textarea" : "input", { id, rows: long ? "3" : undefined, maxlength: schema.maxLength,
                     "aria-describedby": described });
       } else {
