@@ -69,6 +69,7 @@ class Agent:
         if not 1 <= len(self.agent_name) <= 200:
             raise UsageError("an agent name has 1 to 200 characters")
         self._client = client
+        self._owns_client = False
         self._worker: Worker | None = None
         self._serving: asyncio.Task[None] | None = None
 
@@ -78,6 +79,7 @@ class Agent:
             from inloop.embedded import default_async_client
 
             self._client = default_async_client()
+            self._owns_client = True
         return self._client
 
     async def run(
@@ -124,12 +126,16 @@ class Agent:
         await self._worker.serve()
 
     async def aclose(self) -> None:
-        """Stop serving in this process (runs go on in any other worker, or later)."""
+        """Stop serving in this process (runs go on in any other worker, or later), and
+        close the default client if this agent opened it."""
         if self._serving is not None:
             self._serving.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._serving
             self._serving = None
+        if self._owns_client and self._client is not None:
+            await self._client.close()
+            self._client, self._owns_client = None, False
 
     async def __aenter__(self) -> Self:
         return self
