@@ -14,7 +14,7 @@ from pathlib import Path
 import psycopg
 from rich.console import Console
 
-from benchmarks import listing, round_trip, routing_bench, scheduling
+from benchmarks import desk, listing, round_trip, routing_bench, scheduling
 from benchmarks._databases import BACKENDS, PG_ADMIN_URL, fresh_database, seeded_database
 from benchmarks._report import RESULTS, Metric, print_tables, write_json
 
@@ -125,6 +125,23 @@ def run_routing(backend: str, workdir: Path, sizes: Sizes) -> list[Metric]:
         )
 
 
+def run_desk(backend: str, workdir: Path, sizes: Sizes) -> list[Metric]:
+    seconds = 0.0
+
+    def seed(url: str) -> None:
+        nonlocal seconds
+        started = time.perf_counter()
+        desk.seed(url, sizes.list_size)
+        seconds = time.perf_counter() - started
+
+    key = desk.seed_key(sizes.list_size)
+    with seeded_database(backend, workdir, RESULTS / "cache", key, seed) as url:
+        return desk.render_pages(
+            backend, url, workdir, size=sizes.list_size, calls=sizes.list_calls,
+            seed_seconds=seconds,
+        )  # fmt: skip
+
+
 BENCHMARKS: dict[str, Callable[[str, Path, Sizes], list[Metric]]] = {
     "service_round_trip": run_service,
     "http_round_trip": run_http,
@@ -132,6 +149,7 @@ BENCHMARKS: dict[str, Callable[[str, Path, Sizes], list[Metric]]] = {
     "scheduler_idle": run_scheduler_idle,
     "timers_due_together": run_due_together,
     "routing_500": run_routing,
+    "desk_pages": run_desk,
 }
 
 

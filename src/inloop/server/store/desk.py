@@ -1,9 +1,10 @@
 """SQL for the desk's queue: one page in priority-then-deadline order, and its counts.
 
 The order is priority (urgent first), then the nearest deadline, then age for requests
-with no deadline. Each half is read along its own index (``priority_order, due_at`` and
-``priority_order, created_at``), at most a page from each, and the two are merged: the
-first n rows of the merge are among the first n of each half.
+with no deadline. For each status, each half is read along its own index (``status,
+priority_order, due_at`` and ``status, priority_order, created_at``), at most a page from
+each, and the pieces are merged: the first n rows of the merge are among the first n of
+each piece. No query sorts: each walks its index and stops after a page.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, func, or_, select
+from sqlalchemy import Connection, exists, func, or_, select
 
 from inloop.domain.enums import Kind, Priority, Status
 from inloop.domain.requests import Request
@@ -35,10 +36,16 @@ class QueueFilter:
     holder: str | None = None
 
 
-def conditions(where: QueueFilter, *, with_priority: bool = True) -> list[Any]:
+def conditions(
+    where: QueueFilter,
+    *,
+    with_priority: bool = True,
+    with_status: bool = True,
+    sqlite: bool = False,
+) -> list[Any]:
     c = requests.c
     found: list[Any] = []
-    if where.status:
+    if where.status and with_status:
         found.append(c.status.in_(list(where.status)))
     if where.kind:
         found.append(c.kind.in_(list(where.kind)))
@@ -49,16 +56,29 @@ def conditions(where: QueueFilter, *, with_priority: bool = True) -> list[Any]:
     elif where.assigned_to is not None:
         found.append(c.assigned_to == where.assigned_to)
     if where.refs is not None:
-        mine = c.id.in_(
-            select(request_candidates.c.request_id).where(
-                request_candidates.c.ref.in_(sorted(where.refs))
+        refs = sorted(where.refs)
+        if "*" in refs:
+            # Most open requests match: check each row as the index walk meets it.
+            mine: Any = exists().where(
+                request_candidates.c.request_id == c.id, request_candidates.c.ref.in_(refs)
             )
-        )
+        else:
+            # Few match (a team's requests): start from them.
+            mine = c.id.in_(
+                select(request_candidates.c.request_id).where(request_candidates.c.ref.in_(refs))
+            )
         found.append(or_(mine, c.assigned_to == where.holder) if where.holder else mine)
     if where.q:
         escaped = where.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         pattern = f"%{escaped}%"
-        found.append(or_(c.title.ilike(pattern, escape="\\"), c.prompt.ilike(pattern, escape="\\")))
+        # SQLite's LIKE ignores ASCII case already; ILIKE would lower() every row first.
+        like = "like" if sqlite else "ilike"
+        found.append(
+            or_(
+                getattr(c.title, like)(pattern, escape="\\"),
+                getattr(c.prompt, like)(pattern, escape="\\"),
+            )
+        )
     return found
 
 
@@ -68,15 +88,23 @@ def queue_page(
     """Rows ``offset`` to ``offset + limit`` of the queue, and whether more follow."""
     c = requests.c
     wanted = offset + limit + 1
-    base = select(requests).where(*conditions(where))
-    with_deadline = conn.execute(
-        base.where(c.due_at.is_not(None)).order_by(c.priority_order, c.due_at, c.id).limit(wanted)
-    ).all()
-    without = conn.execute(
-        base.where(c.due_at.is_(None)).order_by(c.priority_order, c.created_at, c.id).limit(wanted)
-    ).all()
+    sqlite = conn.dialect.name == "sqlite"
+    base = select(requests).where(*conditions(where, with_status=False, sqlite=sqlite))
+    found: list[Any] = []
+    for status in where.status or list(Status):
+        one = base.where(c.status == status)
+        found += conn.execute(
+            one.where(c.due_at.is_not(None))
+            .order_by(c.priority_order, c.due_at, c.id)
+            .limit(wanted)
+        ).all()
+        found += conn.execute(
+            one.where(c.due_at.is_(None))
+            .order_by(c.priority_order, c.created_at, c.id)
+            .limit(wanted)
+        ).all()
     merged = sorted(
-        [*with_deadline, *without],
+        found,
         key=lambda r: (r.priority_order, r.due_at is None, r.due_at or r.created_at, r.id),
     )
     page = merged[offset : offset + limit + 1]
@@ -90,12 +118,17 @@ def count(conn: Connection, where: QueueFilter) -> int:
 
 
 def count_by_priority(conn: Connection, where: QueueFilter) -> dict[Priority, int]:
-    """Per priority, each counted up to COUNT_CAP, ignoring the view's priority filter."""
+    """Per priority, each counted up to COUNT_CAP, ignoring the view's priority filter and
+    its text search (a search over every row would cost a full scan per count)."""
     counts: dict[Priority, int] = {}
+    unsearched = QueueFilter(**{**where.__dict__, "q": None})
     for priority in Priority:
         capped = (
             select(requests.c.id)
-            .where(*conditions(where, with_priority=False), requests.c.priority == priority)
+            .where(
+                *conditions(unsearched, with_priority=False),
+                requests.c.priority_order == priority.order,
+            )
             .limit(COUNT_CAP)
             .subquery()
         )

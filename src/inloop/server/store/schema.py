@@ -248,8 +248,9 @@ desk_sessions = Table(
     Column("expires_at", UTCDateTime, nullable=False),
     Index(None, "user_id"),
 )
-Index("ix_requests_priority_order_due_at_id", requests.c.priority_order, requests.c.due_at,
-      requests.c.id)  # fmt: skip
+# The queue's order within a status: priority, then the nearest deadline.
+Index("ix_requests_status_priority_order_due_at_id", requests.c.status,
+      requests.c.priority_order, requests.c.due_at, requests.c.id)  # fmt: skip
 
 
 # --- Durable agent runs (issue 5, migration 0003) ------------------------------------

@@ -34,16 +34,17 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("desk_sessions", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_desk_sessions_user_id"), ["user_id"], unique=False)
-    # The queue's order: priority, then the nearest deadline.
+    # The queue's order within a status: priority, then the nearest deadline.
     with op.batch_alter_table("requests", schema=None) as batch_op:
         batch_op.create_index(
-            "ix_requests_priority_order_due_at_id", ["priority_order", "due_at", "id"]
+            "ix_requests_status_priority_order_due_at_id",
+            ["status", "priority_order", "due_at", "id"],
         )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("requests", schema=None) as batch_op:
-        batch_op.drop_index("ix_requests_priority_order_due_at_id")
+        batch_op.drop_index("ix_requests_status_priority_order_due_at_id")
     with op.batch_alter_table("desk_sessions", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_desk_sessions_user_id"))
     op.drop_table("desk_sessions")
