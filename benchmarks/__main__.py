@@ -14,7 +14,7 @@ from pathlib import Path
 import psycopg
 from rich.console import Console
 
-from benchmarks import desk, listing, round_trip, routing_bench, scheduling
+from benchmarks import desk, listing, round_trip, routing_bench, runtime, scheduling
 from benchmarks._databases import BACKENDS, PG_ADMIN_URL, fresh_database, seeded_database
 from benchmarks._report import RESULTS, Metric, print_tables, write_json
 
@@ -32,6 +32,7 @@ class Sizes:
     due_together: int = 10_000
     route_humans: int = 500
     route_requests: int = 1000
+    paused_runs: int = 10_000
 
 
 FULL = Sizes()
@@ -44,6 +45,7 @@ QUICK = Sizes(
     idle_calls=200,
     due_together=2000,
     route_requests=100,
+    paused_runs=500,
 )
 
 
@@ -142,6 +144,11 @@ def run_desk(backend: str, workdir: Path, sizes: Sizes) -> list[Metric]:
         )  # fmt: skip
 
 
+def run_runtime(backend: str, workdir: Path, sizes: Sizes) -> list[Metric]:
+    with fresh_database(backend, workdir) as url:
+        return asyncio.run(runtime.paused_runs(backend, url, workdir, count=sizes.paused_runs))
+
+
 BENCHMARKS: dict[str, Callable[[str, Path, Sizes], list[Metric]]] = {
     "service_round_trip": run_service,
     "http_round_trip": run_http,
@@ -150,6 +157,7 @@ BENCHMARKS: dict[str, Callable[[str, Path, Sizes], list[Metric]]] = {
     "timers_due_together": run_due_together,
     "routing_500": run_routing,
     "desk_pages": run_desk,
+    "runtime_10k_paused": run_runtime,
 }
 
 

@@ -150,6 +150,7 @@ def worker(
         instances.append(found())
     settings = ctx.obj
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per call
 
     async def serve() -> None:
         async with AsyncClient(settings.server, settings.token) as client:

@@ -47,6 +47,8 @@ from inloop.server.store.database import Database, Tx
 #: How often a parked claim or wait looks at the database again even if nothing woke it:
 #: a run started or completed on another replica sends no notification of its own.
 RECHECK_SECONDS = 2.0
+#: How long a woken claim waits for more events to arrive before it claims.
+LINGER_SECONDS = 0.01
 MAX_KEY = 200
 
 
@@ -315,6 +317,10 @@ class RunService:
                     return events
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(woken, min(left, RECHECK_SECONDS))
+                if woken.done():
+                    # Answers come in bursts: gather a few before claiming, so that one
+                    # claim (and one completion call) carries many events, not one each.
+                    await asyncio.sleep(LINGER_SECONDS)
 
     async def complete(
         self, principal: Principal, completions: list[Completion]
@@ -437,14 +443,13 @@ class RunService:
 
     def _requests_closed(self, tx: Tx, closed: list[Request], now: datetime) -> None:
         """The hook where requests close: a run waiting on one gets its response event."""
-        waiting = sql.waiting_for(tx.conn, [r.id for r in closed])
+        waiting = sql.take_waiting(tx.conn, [r.id for r in closed], now)
         if not waiting:
             return
         by_id = {r.id: r for r in closed}
         rows = []
-        for event, agent, reply_type in waiting:
-            assert event.request_id is not None
-            request = by_id[event.request_id]
+        for event_id, run_id, agent, asked, reply_type, request_id in waiting:
+            request = by_id[request_id]
             payload = {
                 "response": request.response,
                 "request_id": request.id,
@@ -452,23 +457,22 @@ class RunService:
                 "resolved_by": request.resolved_by,
                 "resolved_at": request.resolved_at.isoformat() if request.resolved_at else None,
                 "comment": request.comment,
-                "request_event": event.payload,
+                "request_event": asked,
             }
             rows.append(
                 sql.event_row(
-                    event.run_id,
+                    run_id,
                     agent,
                     reply_type,
                     payload,
                     RunEventStatus.PENDING,
                     now,
-                    emitted_by=event.id,
-                    request_id=request.id,
+                    emitted_by=event_id,
+                    request_id=request_id,
                 )
             )
-        sql.close_events(tx.conn, [e.id for e, _, _ in waiting], RunEventStatus.DONE, now)
         sql.append(tx.conn, rows)
-        sql.resume_runs(tx.conn, sorted({e.run_id for e, _, _ in waiting}), now)
+        sql.resume_runs(tx.conn, sorted({row[1] for row in waiting}), now)
 
     # ctx.once
 

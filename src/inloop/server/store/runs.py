@@ -18,7 +18,7 @@ _EVENT_COLUMNS = [
     c for c in run_events.c if c.name not in ("reply_type", "lease_owner", "lease_until")
 ]
 _insert_run = runs.insert()
-_insert_events = run_events.insert().returning(*_EVENT_COLUMNS)
+_insert_events = run_events.insert()
 _run_by_id = select(runs).where(runs.c.id == bindparam("run_id"))
 _done_if_pending = (
     update(run_events)
@@ -76,13 +76,10 @@ def set_run(conn: Connection, run_id: str, values: dict[str, Any], *, open_only:
     return conn.execute(query.values(**values)).rowcount == 1
 
 
-def append(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[RunEvent]:
-    """Insert events (one multi-row INSERT); they come back in id order."""
-    if not rows:
-        return []
-    return sorted(
-        (to_event(r) for r in conn.execute(_insert_events, list(rows))), key=lambda e: e.id
-    )
+def append(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert events, in the order given (ids ascend with it)."""
+    if rows:
+        conn.execute(_insert_events, list(rows))
 
 
 def event_row(
@@ -145,19 +142,30 @@ def has_pending(conn: Connection, run_id: str) -> tuple[bool, bool]:
     return RunEventStatus.PENDING in found, RunEventStatus.WAITING in found
 
 
-def waiting_for(conn: Connection, request_ids: Sequence[str]) -> list[tuple[RunEvent, str, str]]:
-    """The waiting request events of these requests, locked: (event, agent, reply type)."""
+def take_waiting(
+    conn: Connection, request_ids: Sequence[str], now: datetime
+) -> list[tuple[int, str, str, dict[str, Any], str, str]]:
+    """Mark done the request events waiting on these requests (one UPDATE ... RETURNING):
+    (event id, run id, agent, payload, reply type, request id) of each."""
     if not request_ids:
         return []
     rows = conn.execute(
-        select(run_events)
+        update(run_events)
         .where(
             run_events.c.request_id.in_(list(request_ids)),
             run_events.c.status == RunEventStatus.WAITING,
         )
-        .with_for_update()
+        .values(status=RunEventStatus.DONE, done_at=now)
+        .returning(
+            run_events.c.id,
+            run_events.c.run_id,
+            run_events.c.agent,
+            run_events.c.payload,
+            run_events.c.reply_type,
+            run_events.c.request_id,
+        )
     )
-    return [(to_event(r), r.agent, r.reply_type) for r in rows]
+    return [tuple(row) for row in rows]
 
 
 def resume_runs(conn: Connection, run_ids: Sequence[str], now: datetime) -> None:
@@ -167,17 +175,6 @@ def resume_runs(conn: Connection, run_ids: Sequence[str], now: datetime) -> None
         .where(runs.c.id.in_(list(run_ids)), runs.c.status == RunStatus.PAUSED)
         .values(status=RunStatus.RUNNING, updated_at=now)
     )
-
-
-def close_events(
-    conn: Connection, ids: Sequence[int], status: RunEventStatus, now: datetime
-) -> None:
-    if ids:
-        conn.execute(
-            update(run_events)
-            .where(run_events.c.id.in_(list(ids)))
-            .values(status=status, done_at=now, lease_owner=None, lease_until=None)
-        )
 
 
 def cancel_open_events(conn: Connection, run_id: str, now: datetime) -> list[str]:

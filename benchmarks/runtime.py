@@ -1,0 +1,212 @@
+"""The durable agent runtime: 10,000 paused runs held by one worker process, then resumed.
+
+A real ``inloop serve`` and a real ``inloop worker`` (separate processes). The runs are
+started over HTTP; the worker runs each first step, which asks a human, so every run
+pauses. Then the worker's resident memory is read (``VmRSS``; its peak ``VmHWM``), and the
+10,000 requests are answered over HTTP, as fast as 64 concurrent clients can: runs/s is
+the number of runs over the time from the first answer until the last run completed.
+
+If ``benchmarks/compare_runtimes.py`` is importable (the ``compare`` dependency group:
+DBOS recv/send, LangGraph interrupt with its SQLite checkpointer), it is measured on the
+same workload in the same run and the ratios are reported.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from benchmarks._http import RawConnection
+from benchmarks._report import Metric, Target
+from benchmarks._server import ServerProcess
+from inloop.runtime import Agent, HumanInTheLoopConfirmation, StartEvent, StopEvent, step
+
+RSS_TARGET = Target("<", 300)  # MB, the worker process holding every paused run
+RATE_TARGET = Target(">=", 500)  # runs/s resumed to completion on SQLite
+CONCURRENCY = 64
+BUDGET_SECONDS = 600.0
+
+
+class Order(StartEvent):
+    number: int
+
+
+class Ship(HumanInTheLoopConfirmation):
+    pass
+
+
+class BenchAgent(Agent):
+    """Asks once, then stops: the smallest run that pauses on a human."""
+
+    @step()
+    async def ask(self, event: Order) -> Ship.request:
+        return Ship.invoke(f"Ship order {event.number}?")
+
+    @step()
+    async def finish(self, event: Ship.response) -> StopEvent:
+        return StopEvent(result=event.response)
+
+
+def _kib(pid: int, field: str) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return float(line.split()[1])
+    raise RuntimeError(f"no {field} for process {pid}")
+
+
+async def _raw_calls(
+    server: ServerProcess, calls: list[tuple[str, str, Any]], connections: int = CONCURRENCY
+) -> None:
+    """Send the calls over ``connections`` keep-alive connections of the minimal client
+    (httpx would cost the load generator as much CPU as the server: see _http.py)."""
+    queue = list(reversed(calls))
+
+    async def connection() -> None:
+        raw = await RawConnection.open(server.port, server.headers)
+        try:
+            while queue:
+                method, path, body = queue.pop()
+                status, answer = await raw.request(method, path, body)
+                if status >= 300:
+                    raise RuntimeError(f"{method} {path}: {status} {answer}")
+        finally:
+            await raw.close()
+
+    await asyncio.gather(*(connection() for _ in range(connections)))
+
+
+async def _count(http: httpx.AsyncClient, status: str) -> int:
+    """How many BenchAgent runs have ``status``, counted page by page."""
+    total, cursor = 0, None
+    while True:
+        params: dict[str, Any] = {"agent": "BenchAgent", "status": status, "limit": 500}
+        if cursor:
+            params["cursor"] = cursor
+        body = (await http.get("/v1/runs", params=params)).raise_for_status().json()
+        total += len(body["items"])
+        cursor = body["next_cursor"]
+        if not cursor:
+            return total
+
+
+async def _until(http: httpx.AsyncClient, status: str, count: int, deadline: float) -> None:
+    """Poll until ``count`` runs have ``status`` (a benchmark may poll; a test may not)."""
+    while await _count(http, status) < count:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"fewer than {count} runs became {status} in time")
+        await asyncio.sleep(0.2)
+
+
+async def paused_runs(backend: str, url: str, workdir: Path, *, count: int) -> list[Metric]:
+    name = "runtime_10k_paused"
+    metrics: list[Metric] = []
+    with ServerProcess(url, workdir) as server:
+        env = {**os.environ, "INLOOP_URL": server.url, "INLOOP_TOKEN": server.token}
+        log = (workdir / "worker.log").open("ab")
+        worker = subprocess.Popen(  # noqa: ASYNC220 (started once, not awaited)
+            [sys.executable, "-m", "inloop", "worker", "benchmarks.runtime:BenchAgent"],
+            cwd=Path(__file__).parent.parent,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        limits = httpx.Limits(max_connections=CONCURRENCY)
+        deadline = time.monotonic() + BUDGET_SECONDS
+        try:
+            async with httpx.AsyncClient(
+                base_url=server.url, headers=server.headers, timeout=60, limits=limits
+            ) as http:
+                started = time.perf_counter()
+                await _raw_calls(
+                    server,
+                    [
+                        (
+                            "POST",
+                            "/v1/runs",
+                            {
+                                "agent": "BenchAgent",
+                                "start_event": {"type": "Order", "payload": {"number": n}},
+                            },
+                        )
+                        for n in range(count)
+                    ],
+                )
+                await _until(http, "paused", count, deadline)
+                paused_in = time.perf_counter() - started
+                rss = _kib(worker.pid, "VmRSS") / 1024
+                peak = _kib(worker.pid, "VmHWM") / 1024
+                request_ids: list[str] = []
+                cursor = None
+                while True:
+                    params: dict[str, Any] = {"status": "pending", "limit": 500}
+                    if cursor:
+                        params["cursor"] = cursor
+                    page = (await http.get("/v1/requests", params=params)).json()
+                    request_ids += [r["id"] for r in page["items"]]
+                    cursor = page["next_cursor"]
+                    if not cursor:
+                        break
+                resumed = time.perf_counter()
+                await _raw_calls(
+                    server,
+                    [
+                        ("POST", f"/v1/requests/{rid}/respond", {"response": True})
+                        for rid in request_ids
+                    ],
+                )
+                answered = time.perf_counter() - resumed
+                await _until(http, "completed", count, deadline)
+                elapsed = time.perf_counter() - resumed
+        finally:
+            worker.terminate()
+            worker.wait(10)
+            log.close()
+    note = f"{count:,} runs; started and paused in {paused_in:.1f} s"
+    metrics += [
+        Metric(name, backend, "worker RSS, all paused", rss, "MB", RSS_TARGET, note),
+        Metric(name, backend, "worker peak RSS", peak, "MB", RSS_TARGET, note),
+        Metric(
+            name,
+            backend,
+            "resumed to completion",
+            count / elapsed,
+            "runs/s",
+            RATE_TARGET if backend == "sqlite" else None,
+            f"{count:,} answers sent in {answered:.1f} s ({CONCURRENCY} at once), "
+            f"all runs completed {elapsed:.1f} s after the first",
+        ),
+    ]
+    metrics += _compare(backend, count, workdir, count / elapsed)
+    return metrics
+
+
+def _compare(backend: str, count: int, workdir: Path, ours: float) -> list[Metric]:
+    """DBOS and LangGraph on the same workload, when benchmarks/compare_runtimes.py and the
+    ``compare`` dependency group are there: ``measure(count, workdir) -> {name: runs/s}``."""
+    if backend != "sqlite":
+        return []
+    try:
+        compare = importlib.import_module("benchmarks.compare_runtimes")
+        measured: dict[str, float] = compare.measure(count, workdir)
+    except (ImportError, AttributeError) as exc:
+        return [Metric("runtime_10k_paused", backend, "comparison", 0, "", None, f"skipped: {exc}")]
+    return [
+        Metric(
+            "runtime_10k_paused",
+            backend,
+            f"Inloop / {other} (resume runs/s)",
+            ours / rate if rate else 0.0,
+            "x",
+            None,
+            f"{other}: {rate:.0f} runs/s",
+        )
+        for other, rate in measured.items()
+    ]
