@@ -21,11 +21,9 @@ from inloop.server.api.deps import ServicesDep
 from inloop.server.desk import views
 from inloop.server.desk.auth import SECURITY_HEADERS, DeskRoute, DeskUser, render
 from inloop.server.services import Services
-from inloop.server.services.desk import PAGE_SIZE, QueuePage, Tab
+from inloop.server.services.desk import PAGE_SIZE, QueueFilter, QueuePage, Tab
 from inloop.server.services.feed import FeedFilter, event_feed
 from inloop.server.services.sessions import DeskSession
-from inloop.server.store.desk import QueueFilter
-from inloop.server.store.desk import last_event_id as latest_event_id
 
 router = APIRouter(route_class=DeskRoute)
 E = TypeVar("E", bound=StrEnum)
@@ -92,7 +90,7 @@ async def queue(
 ) -> Response:
     where = _filter(status, kind, priority, assignee, q)
     # Read before the page: the live stream resumes from here, so nothing is missed.
-    after = await services.db.read(latest_event_id)
+    after = await services.desk.latest_event_id()
     chosen, page = await _page(services, session, tab, where, offset)
     now = services.clock.now()
     return render(
@@ -178,7 +176,7 @@ async def stream(
     # A stream replays from the database what came after the page was read (``after``),
     # or after the last event it got (a reconnect): nothing in between is missed.
     resume = last_event_id or after
-    start = int(resume) if resume else await services.db.read(latest_event_id)
+    start = int(resume) if resume else await services.desk.latest_event_id()
     feed = event_feed(
         services.db, services.hub, session.principal, FeedFilter(request_id=request_id), start
     )

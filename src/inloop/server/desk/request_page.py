@@ -16,7 +16,6 @@ from inloop.server.api.deps import ServicesDep
 from inloop.server.desk import views
 from inloop.server.desk.auth import SECURITY_HEADERS, DeskRoute, DeskUser, render, verify_csrf
 from inloop.server.desk.pages import safe_next
-from inloop.server.store.desk import last_event_id as latest_event_id
 
 router = APIRouter(route_class=DeskRoute)
 Csrf = Depends(verify_csrf)
@@ -27,7 +26,7 @@ MAX_FIELD = 200_000
 async def request_page(
     request: Request, request_id: str, session: DeskUser, services: ServicesDep
 ) -> Response:
-    after = await services.db.read(latest_event_id)
+    after = await services.desk.latest_event_id()
     found = await services.requests.get(session.principal, request_id)
     history = await services.requests.events(session.principal, request_id)
     now = services.clock.now()

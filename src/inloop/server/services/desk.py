@@ -20,6 +20,8 @@ from inloop.server.store import desk as sql
 from inloop.server.store.database import Database
 from inloop.server.store.desk import COUNT_CAP, QueueFilter
 
+__all__ = ["PAGE_SIZE", "DeskService", "QueueFilter", "QueuePage", "Tab"]
+
 PAGE_SIZE = 50
 
 MAX_OFFSET = 5000
@@ -73,6 +75,10 @@ class DeskService:
             return QueuePage(items, more, tab_counts, sql.count_by_priority(conn, view))
 
         return await self.db.read(read)
+
+    async def latest_event_id(self) -> int:
+        """The newest event's id: a page's live stream resumes after it."""
+        return await self.db.read(sql.last_event_id)
 
 
 def _open_only(view: QueueFilter) -> QueueFilter:
