@@ -14,7 +14,7 @@ from pathlib import Path
 import psycopg
 from rich.console import Console
 
-from benchmarks import desk, listing, round_trip, routing_bench, runtime, scheduling
+from benchmarks import dashboard, desk, listing, round_trip, routing_bench, runtime, scheduling
 from benchmarks._databases import BACKENDS, PG_ADMIN_URL, fresh_database, seeded_database
 from benchmarks._report import RESULTS, Metric, print_tables, write_json
 
@@ -33,6 +33,8 @@ class Sizes:
     route_humans: int = 500
     route_requests: int = 1000
     paused_runs: int = 10_000
+    dashboard_size: int = 100_000
+    dashboard_calls: int = 100
 
 
 FULL = Sizes()
@@ -46,6 +48,8 @@ QUICK = Sizes(
     due_together=2000,
     route_requests=100,
     paused_runs=500,
+    dashboard_size=5000,
+    dashboard_calls=20,
 )
 
 
@@ -127,6 +131,27 @@ def run_routing(backend: str, workdir: Path, sizes: Sizes) -> list[Metric]:
         )
 
 
+def run_dashboard(backend: str, workdir: Path, sizes: Sizes) -> list[Metric]:
+    seconds = 0.0
+
+    def seed(url: str) -> None:
+        nonlocal seconds
+        started = time.perf_counter()
+        dashboard.seed(url, sizes.dashboard_size)
+        seconds = time.perf_counter() - started
+
+    key = dashboard.seed_key(sizes.dashboard_size)
+    with seeded_database(backend, workdir, RESULTS / "cache", key, seed) as url:
+        return dashboard.render_dashboard(
+            backend,
+            url,
+            workdir,
+            size=sizes.dashboard_size,
+            calls=sizes.dashboard_calls,
+            seed_seconds=seconds,
+        )
+
+
 def run_desk(backend: str, workdir: Path, sizes: Sizes) -> list[Metric]:
     seconds = 0.0
 
@@ -157,6 +182,7 @@ BENCHMARKS: dict[str, Callable[[str, Path, Sizes], list[Metric]]] = {
     "timers_due_together": run_due_together,
     "routing_500": run_routing,
     "desk_pages": run_desk,
+    "dashboard_render": run_dashboard,
     "runtime_10k_paused": run_runtime,
 }
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 
 from inloop.server.services import Services
+from inloop.server.store import stats as stats_sql
 from tests.support import FakeClock
 
 
@@ -46,7 +48,13 @@ async def test_an_empty_store_has_zeros_and_no_percentiles(api: httpx.AsyncClien
     figures = await stats(api)
     assert [o["priority"] for o in figures["open"]] == ["urgent", "high", "medium", "low"]
     assert figures["open_total"] == 0
-    assert figures["response_times"] == {"answered": 0, "p50": None, "p90": None, "p99": None}
+    assert figures["response_times"] == {
+        "answered": 0,
+        "p50": None,
+        "p90": None,
+        "p99": None,
+        "sample": 0,
+    }
     assert figures["timeouts"] == {"count": 0, "out_of": 0, "rate": None}
     assert figures["escalations"] == {"count": 0, "out_of": 0, "rate": None}
     assert figures["load"] == []
@@ -86,11 +94,37 @@ async def test_response_time_percentiles_interpolate_over_the_window(
         await answer(api, request, alice)
 
     times = (await stats(api))["response_times"]
-    assert times["answered"] == 10
+    assert (times["answered"], times["sample"]) == (10, 10)
     assert times["p50"] == pytest.approx(330.0)
     assert times["p90"] == pytest.approx(546.0)
     assert times["p99"] == pytest.approx(594.6)
     assert (await stats(api, "30d"))["response_times"]["answered"] == 11
+
+
+async def test_many_answers_on_sqlite_are_read_from_an_even_sample(
+    api: httpx.AsyncClient, services: Services, clock: FakeClock
+) -> None:
+    """Beyond ``sample`` answers SQLite sorts every k-th one only; PostgreSQL reads all."""
+    alice = await user(api, "alice")
+    for minutes in range(1, 41):  # answers after 1, 2, ... 40 minutes
+        request = await create(api)
+        clock.advance(minutes=minutes)
+        await answer(api, request, alice)
+    now = clock.now()
+
+    def read(conn: Any) -> tuple[list[float | None], int]:
+        return stats_sql.response_percentiles(
+            conn, now - timedelta(days=7), now, (0.5, 0.9), answered=40, sample=10
+        )
+
+    (p50, p90), sample = await services.db.read(read)
+    assert p50 is not None and p90 is not None
+    if services.db.dialect == "postgresql":
+        assert (sample, p50, p90) == (40, pytest.approx(20.5 * 60), pytest.approx(36.1 * 60))
+    else:
+        assert sample == 10  # every 4th of 40
+        assert 15 * 60 <= p50 <= 26 * 60
+        assert 32 * 60 <= p90 <= 40 * 60
 
 
 async def test_a_single_answer_is_every_percentile(

@@ -37,6 +37,10 @@ class ResponseTimes(BaseModel):
     p50: float | None = Field(description="Median seconds; null when nothing was answered.")
     p90: float | None
     p99: float | None
+    sample: int = Field(
+        description="How many answers the percentiles were read from: all of them, or on "
+        "SQLite beyond 5,000 in the window, an even sample of about 5,000."
+    )
 
 
 class Rate(BaseModel):
@@ -121,17 +125,22 @@ class StatsService:
                     total=pending + assigned,
                 )
             )
-        answered, (p50, p90, p99) = sql.response_percentiles(conn, since, until, PERCENTILES)
-        outcomes = sql.outcomes(conn, since, until)
+        closed = sql.closed_between(conn, since, until)
+        created, escalated = sql.escalations(conn, since, until)
+        (p50, p90, p99), read = sql.response_percentiles(
+            conn, since, until, PERCENTILES, answered=closed.answered
+        )
         return Stats(
             window=window,
             since=since,
             until=until,
             open=open_,
             open_total=sum(o.total for o in open_),
-            response_times=ResponseTimes(answered=answered, p50=p50, p90=p90, p99=p99),
-            timeouts=_rate(outcomes.by_policy, outcomes.resolved),
-            escalations=_rate(outcomes.escalated, outcomes.created),
+            response_times=ResponseTimes(
+                answered=closed.answered, p50=p50, p90=p90, p99=p99, sample=read
+            ),
+            timeouts=_rate(closed.by_policy, closed.resolved),
+            escalations=_rate(escalated, created),
             load=[
                 HumanLoad(
                     handle=row.handle,

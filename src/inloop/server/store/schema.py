@@ -215,14 +215,19 @@ meta = Table(
 )
 
 # --- The dashboard's figures (server/store/stats.py), migration 0006 ---
-# Answers in a time window (response times, timeout rate, answered per human) and
-# requests created in one (escalation rate) are read from these indexes alone.
+# Requests closed in a time window (response times, timeout rate), answered by one human
+# in it, and created in it (escalation rate) are counted from these indexes alone.
 Index(
     "ix_requests_resolved_at",
     requests.c.resolved_at,
     requests.c.resolution,
-    requests.c.resolved_by,
     requests.c.created_at,
+)
+Index(
+    "ix_requests_resolved_by",
+    requests.c.resolved_by,
+    requests.c.resolution,
+    requests.c.resolved_at,
 )
 Index("ix_requests_created_at_level", requests.c.created_at, requests.c.level)
 

@@ -16,14 +16,13 @@ from typing import Any
 from sqlalchemy import (
     Connection,
     Float,
-    Integer,
     and_,
     case,
     cast,
     extract,
     func,
+    literal,
     literal_column,
-    or_,
     select,
 )
 from sqlalchemy.dialects.postgresql import array
@@ -35,6 +34,8 @@ from inloop.server.store.schema import requests, users
 BY_POLICY = (Resolution.TIMED_OUT, Resolution.AUTO_APPROVED, Resolution.AUTO_REJECTED)
 # Resolved (by anyone): a cancelled or transferred request was never answered either way.
 RESOLVED = (Resolution.RESPONDED, *BY_POLICY)
+# Beyond this many answers in a window, SQLite reads the percentiles from a sample.
+SAMPLE = 5_000
 
 
 @dataclass(frozen=True)
@@ -42,14 +43,6 @@ class OpenCount:
     priority_order: int
     status: str
     count: int
-
-
-@dataclass(frozen=True)
-class Outcomes:
-    resolved: int
-    by_policy: int
-    created: int
-    escalated: int
 
 
 @dataclass(frozen=True)
@@ -73,96 +66,98 @@ def open_counts(conn: Connection) -> list[OpenCount]:
     return [OpenCount(order, status, count) for order, status, count in rows]
 
 
-def _answered_between(since: datetime, until: datetime) -> Any:
-    return and_(
-        requests.c.resolved_at >= since,
-        requests.c.resolved_at <= until,
-        requests.c.resolution == Resolution.RESPONDED.value,
-    )
+def _resolved_between(since: datetime, until: datetime) -> Any:
+    return and_(requests.c.resolved_at >= since, requests.c.resolved_at <= until)
 
 
 def _seconds_to_answer(dialect: str) -> Any:
     if dialect == "postgresql":
         return extract("epoch", requests.c.resolved_at - requests.c.created_at)
-    # SQLite keeps timestamps as ISO text; julianday reads them (fractions included), as a
-    # float of days whose last digits are noise: rounded to the millisecond.
-    days = func.julianday(requests.c.resolved_at) - func.julianday(requests.c.created_at)
-    return func.round(days * 86400, 3)
+    # SQLite keeps timestamps as ISO text; julianday reads them (fractions included) as a
+    # float of days whose last digits are noise (rounded to the millisecond once read).
+    return (func.julianday(requests.c.resolved_at) - func.julianday(requests.c.created_at)) * 86400
+
+
+@dataclass(frozen=True)
+class Closed:
+    """The requests closed in a window: one aggregate pass over ``ix_requests_resolved_at``."""
+
+    resolved: int  # answered by a human or closed by a policy (not cancelled, transferred)
+    by_policy: int
+    answered: int
+
+
+def closed_between(conn: Connection, since: datetime, until: datetime) -> Closed:
+    def counting(*resolutions: Resolution) -> Any:
+        matches = requests.c.resolution.in_([r.value for r in resolutions])
+        return func.coalesce(func.sum(case((matches, 1))), 0)
+
+    resolved, by_policy, answered = conn.execute(
+        select(func.count(), counting(*BY_POLICY), counting(Resolution.RESPONDED))
+        .where(_resolved_between(since, until))
+        .where(requests.c.resolution.in_([r.value for r in RESOLVED]))
+    ).one()
+    return Closed(resolved, int(by_policy), int(answered))
+
+
+def escalations(conn: Connection, since: datetime, until: datetime) -> tuple[int, int]:
+    """Requests created in [since, until], and how many of them were escalated (reached a
+    level above 0), from ``ix_requests_created_at_level``."""
+    created, escalated = conn.execute(
+        select(func.count(), func.coalesce(func.sum(case((requests.c.level > 0, 1))), 0)).where(
+            requests.c.created_at >= since, requests.c.created_at <= until
+        )
+    ).one()
+    return created, int(escalated)
 
 
 def response_percentiles(
-    conn: Connection, since: datetime, until: datetime, fractions: Sequence[float]
-) -> tuple[int, list[float | None]]:
-    """How many requests a human answered in [since, until], and the time they took to
-    be answered (seconds, from creation) at each fraction, interpolated between the two
-    nearest values as PostgreSQL's ``percentile_cont`` does."""
+    conn: Connection,
+    since: datetime,
+    until: datetime,
+    fractions: Sequence[float],
+    *,
+    answered: int,
+    sample: int = SAMPLE,
+) -> tuple[list[float | None], int]:
+    """The time requests answered by a human in [since, until] took to be answered
+    (seconds from creation) at each fraction, interpolated between the two nearest values
+    as PostgreSQL's ``percentile_cont`` does; and how many answers that was read from.
+
+    ``answered`` is how many there are (from :func:`closed_between`). PostgreSQL reads
+    them all. SQLite has no percentile function and sorts the values itself: beyond
+    ``sample`` answers it reads every k-th row (by rowid, which follows the order rows
+    were written in, not how long they took), so the cost stays that of ``sample`` rows.
+    """
+    if answered == 0:
+        return [None] * len(fractions), 0
     seconds = _seconds_to_answer(conn.dialect.name)
-    window = _answered_between(since, until)
+    window = and_(
+        _resolved_between(since, until), requests.c.resolution == Resolution.RESPONDED.value
+    )
     if conn.dialect.name == "postgresql":
-        row = conn.execute(
+        values = conn.execute(
             select(
-                func.count(),
-                func.percentile_cont(array([literal_column(repr(float(f))) for f in fractions]))
-                .within_group(cast(seconds, Float))
-                .label("p"),
+                func.percentile_cont(
+                    array([literal_column(repr(float(f))) for f in fractions])
+                ).within_group(cast(seconds, Float))
             ).where(window)
-        ).one()
-        values = row.p or [None] * len(fractions)
-        return row[0], [None if v is None else float(v) for v in values]
-    # SQLite has no percentile function: number the sorted values once and keep the rows
-    # either side of each fraction's position.
-    ranked = (
-        select(
-            seconds.label("s"),
-            (func.row_number().over(order_by=seconds) - 1).label("i"),
-            func.count().over().label("n"),
-        )
-        .where(window)
-        .subquery()
-    )
-    lows = [cast((ranked.c.n - 1) * f, Integer) for f in fractions]
-    wanted = [ranked.c.i == low for low in lows] + [ranked.c.i == low + 1 for low in lows]
-    rows = conn.execute(select(ranked.c.i, ranked.c.n, ranked.c.s).where(or_(*wanted)))
-    at: dict[int, float] = {}
-    total = 0
-    for i, n, s in rows:
-        at[i], total = float(s), n
-    if total == 0:
-        return 0, [None] * len(fractions)
-    return total, [_interpolate(at, (total - 1) * f) for f in fractions]
+        ).scalar()
+        return [None if v is None else float(v) for v in values or []], answered
+    query = select(seconds).where(window).order_by(seconds)
+    if answered > sample:
+        step = math.ceil(answered / sample)
+        query = query.where(literal_column("requests.rowid") % step == 0)
+    ordered = [round(float(v), 3) for v in conn.execute(query).scalars()]
+    if not ordered:
+        return [None] * len(fractions), 0
+    return [_interpolate(ordered, (len(ordered) - 1) * f) for f in fractions], len(ordered)
 
 
-def _interpolate(at: dict[int, float], position: float) -> float:
+def _interpolate(ordered: list[float], position: float) -> float:
     low = math.floor(position)
-    high = min(low + 1, max(at))
-    fraction = position - low
-    return at[low] + (at[high] - at[low]) * fraction
-
-
-def outcomes(conn: Connection, since: datetime, until: datetime) -> Outcomes:
-    """Requests resolved in [since, until] and how many of them a policy closed; requests
-    created in it and how many of those were escalated (reached a level above 0)."""
-    closed = conn.execute(
-        select(
-            func.count(),
-            func.coalesce(
-                func.sum(case((requests.c.resolution.in_([r.value for r in BY_POLICY]), 1))), 0
-            ),
-        ).where(
-            requests.c.resolved_at >= since,
-            requests.c.resolved_at <= until,
-            requests.c.resolution.in_([r.value for r in RESOLVED]),
-        )
-    ).one()
-    opened = conn.execute(
-        select(
-            func.count(),
-            func.coalesce(func.sum(case((requests.c.level > 0, 1))), 0),
-        ).where(requests.c.created_at >= since, requests.c.created_at <= until)
-    ).one()
-    return Outcomes(
-        resolved=closed[0], by_policy=int(closed[1]), created=opened[0], escalated=int(opened[1])
-    )
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
 # What a user holds open: an index range count per user (ix_requests_assigned_to_status).
@@ -174,20 +169,25 @@ _held = (
 )
 
 
+def _answered(since: datetime, until: datetime) -> Any:
+    """What a user answered in the window: an index range count (ix_requests_resolved_by)."""
+    return (
+        select(func.count())
+        .where(
+            requests.c.resolved_by == literal("user:") + users.c.handle,
+            requests.c.resolution == Resolution.RESPONDED.value,
+            _resolved_between(since, until),
+        )
+        .correlate(users)
+        .scalar_subquery()
+    )
+
+
 def load_per_user(
     conn: Connection, since: datetime, until: datetime, only: str | None = None
 ) -> list[Load]:
-    """Every enabled user (or only the one handle): what they hold open now and what they
-    answered in the window."""
-    by = requests.c.resolved_by == f"user:{only}" if only else requests.c.resolved_by.like("user:%")
-    answered: dict[str, int] = {
-        actor: count
-        for actor, count in conn.execute(
-            select(requests.c.resolved_by, func.count())
-            .where(_answered_between(since, until), by)
-            .group_by(requests.c.resolved_by)
-        )
-    }
+    """Every enabled user (or only the one handle): what they hold open now, and what they
+    answered in [since, until]."""
     rows = conn.execute(
         select(
             users.c.handle,
@@ -196,19 +196,9 @@ def load_per_user(
             users.c.capacity,
             users.c.last_active_at,
             _held,
+            _answered(since, until),
         )
         .where(users.c.disabled.is_(False), *([users.c.handle == only] if only else []))
         .order_by(users.c.handle)
     )
-    return [
-        Load(
-            handle=handle,
-            name=name,
-            presence=presence,
-            capacity=capacity,
-            last_active_at=last_active_at,
-            open_assigned=open_assigned,
-            answered=answered.get(f"user:{handle}", 0),
-        )
-        for handle, name, presence, capacity, last_active_at, open_assigned in rows
-    ]
+    return [Load(*row) for row in rows]
