@@ -162,4 +162,3 @@ async def presence(
     assert session.user.handle is not None
     await services.identity.set_presence(session.principal, session.user.handle, Presence(presence))
     return RedirectResponse(safe_next(next), 303)
-

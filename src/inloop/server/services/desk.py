@@ -68,9 +68,7 @@ class DeskService:
         def read(conn: Connection) -> QueuePage:
             items, more = sql.queue_page(conn, view, offset=offset, limit=PAGE_SIZE)
             tab_counts = {
-                t: sql.count(conn, _open_only(v))
-                for t, v in views.items()
-                if v is not None
+                t: sql.count(conn, _open_only(v)) for t, v in views.items() if v is not None
             }
             return QueuePage(items, more, tab_counts, sql.count_by_priority(conn, view))
 
