@@ -245,3 +245,39 @@ async def test_once_records_the_first_value(client: AsyncClient) -> None:
     assert await client.runs.record(run.id, "k", {"v": 1}) == {"v": 1}
     assert await client.runs.record(run.id, "k", {"v": 2}) == {"v": 1}
     assert await client.runs.recorded(run.id, "k") == (True, {"v": 1})
+
+
+class Legal(HumanInTheLoopConfirmation):
+    pass
+
+
+class Finance(HumanInTheLoopConfirmation):
+    pass
+
+
+class TwoAtOnce(Agent):
+    """Asks two people at once; each answer goes to its own step."""
+
+    @step()
+    async def ask_both(self, event: StartEvent) -> list[Legal.request | Finance.request]:
+        return [Legal.invoke("Legal OK?"), Finance.invoke("Finance OK?")]
+
+    @step()
+    async def legal(self, event: Legal.response) -> None:
+        return None
+
+    @step()
+    async def finance(self, event: Finance.response) -> StopEvent:
+        return StopEvent(result=event.response)
+
+
+async def test_several_questions_at_once(client: AsyncClient) -> None:
+    async with TwoAtOnce(client) as agent:
+        handle = await agent.run()
+        await client.runs.wait(handle.id, timeout=30, paused=True)
+        finance, legal = sorted((await client.runs.get(handle.id)).requests, key=lambda r: r.prompt)
+        await client.respond(legal.id, True)
+        run = await client.runs.wait(handle.id, timeout=30, paused=True)
+        assert run.status == RunStatus.PAUSED  # still waiting on finance
+        await client.respond(finance.id, False)
+        assert await handle.result() is False

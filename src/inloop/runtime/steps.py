@@ -70,7 +70,8 @@ def step(fn: F | None = None, *, name: str | None = None) -> Any:
 
 
 def _flatten(annotation: Any) -> list[Any]:
-    if get_origin(annotation) in (Union, types.UnionType):
+    """The types of a union, or of a list of them (a step emitting several events)."""
+    if get_origin(annotation) in (Union, types.UnionType, list):
         return [t for arg in get_args(annotation) for t in _flatten(arg)]
     return [annotation]
 
