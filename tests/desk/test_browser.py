@@ -163,6 +163,36 @@ def test_approve_by_keyboard(browser: Any, server: ServerProcess, api: httpx.Cli
     page.context.close()
 
 
+def test_edit_the_proposed_action_by_keyboard(
+    browser: Any, server: ServerProcess, api: httpx.Client
+) -> None:
+    """e opens the payload as JSON; invalid JSON is flagged; the edit goes with modify."""
+    made = create(
+        api,
+        prompt="Refund this order?",
+        title="Editable refund",
+        options=["approve", "modify", "reject"],
+        payload={"tool": "refund", "args": {"amount": 120}},
+        assignee="user:alice",
+    )
+    page = open_page(browser, server)
+    sign_in(page, "alice")
+    page.goto(f"/desk/requests/{made['id']}")
+    page.keyboard.press("e")
+    editor = page.get_by_label("Proposed action (JSON)")
+    expect(editor).to_be_focused()
+    editor.fill('{"tool": "refund", "args": {"amount": 100}')
+    page.get_by_role("button", name="Send edited").click()
+    expect(page.locator("#edited-error")).to_contain_text("not valid JSON")
+    editor.fill('{"tool": "refund", "args": {"amount": 100}}')
+    page.get_by_role("button", name="Send edited").click()
+    expect(page).to_have_url("/desk")
+    stored = api.get(f"/v1/requests/{made['id']}").json()
+    assert stored["response"] == "modify"
+    assert stored["edited"] == {"tool": "refund", "args": {"amount": 100}}
+    page.context.close()
+
+
 SCHEMA = {
     "type": "object",
     "properties": {

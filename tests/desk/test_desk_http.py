@@ -366,3 +366,18 @@ async def test_password_change_page(
     assert done.status_code == 200 and "was changed" in done.text
     assert (await client.get("/desk")).status_code == 200
     assert (await sign_in(browser(), "alice", "new password 1")).status_code == 303
+
+
+async def test_bad_query_and_form_values_get_an_error_page(
+    api: httpx.AsyncClient, services: Services, browser: Browser
+) -> None:
+    """Out-of-range parameters are a 422 page naming the field, not a stack trace."""
+    await make_user(api, services, "alice")
+    client = browser()
+    await sign_in(client, "alice")
+    page = await client.get("/desk?offset=-1")
+    assert page.status_code == 422 and "offset" in page.text
+    assert page.headers["content-type"].startswith("text/html")
+    assert (await client.get("/desk?tab=nope")).status_code == 422
+    assert (await client.get("/desk/stream?after=abc")).status_code == 422
+    assert (await client.get("/desk/requests/req_nope")).status_code == 404

@@ -23,13 +23,14 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import Depends, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup, escape
 
-from inloop.domain.errors import DomainError, PermissionDeniedError
+from inloop.domain.errors import DomainError, InvalidError, PermissionDeniedError
 from inloop.server.api.deps import ServicesDep
 from inloop.server.api.errors import STATUS, error_body
 from inloop.server.desk import views
@@ -175,6 +176,13 @@ def sign_in_redirect(request: Request) -> Response:
     return RedirectResponse(f"{LOGIN_PATH}?next={quote(target)}", 303)
 
 
+def _invalid(exc: RequestValidationError) -> InvalidError:
+    first = next(iter(exc.errors()), {})
+    field = ".".join(str(p) for p in first.get("loc", ())[1:]) or None
+    message = str(first.get("msg", "invalid input")).removeprefix("Value error, ")
+    return InvalidError(f"{field}: {message}" if field else message, field=field)
+
+
 class DeskRoute(APIRoute):
     """Desk routes answer errors with a page (or JSON for the desk's fetch calls)."""
 
@@ -188,5 +196,7 @@ class DeskRoute(APIRoute):
                 return sign_in_redirect(request)
             except DomainError as exc:
                 return error_page(request, exc)
+            except RequestValidationError as exc:
+                return error_page(request, _invalid(exc))
 
         return handle

@@ -320,7 +320,7 @@ document.documentElement.classList.add("js");
       } else if (key === "e") {
         const edit = $("#edit-payload");
         if (edit) { event.preventDefault(); edit.open = true; $("#edited-json").focus(); }
-      } else if (key === "u" || key === "Backspace") {
+      } else if (key === "u") {
         event.preventDefault(); location.href = "/desk";
       }
     }
