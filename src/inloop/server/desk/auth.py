@@ -177,7 +177,7 @@ def sign_in_redirect(request: Request) -> Response:
 
 
 def _invalid(exc: RequestValidationError) -> InvalidError:
-    first = next(iter(exc.errors()), {})
+    first: dict[str, Any] = next(iter(exc.errors()), {})
     field = ".".join(str(p) for p in first.get("loc", ())[1:]) or None
     message = str(first.get("msg", "invalid input")).removeprefix("Value error, ")
     return InvalidError(f"{field}: {message}" if field else message, field=field)
