@@ -62,6 +62,12 @@ def _kib(pid: int, field: str) -> float:
     raise RuntimeError(f"no {field} for process {pid}")
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User plus system CPU time the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def _raw_calls(
     server: ServerProcess, calls: list[tuple[str, str, Any]], connections: int = CONCURRENCY
 ) -> None:
@@ -83,25 +89,17 @@ async def _raw_calls(
     await asyncio.gather(*(connection() for _ in range(connections)))
 
 
-async def _count(http: httpx.AsyncClient, status: str) -> int:
-    """How many BenchAgent runs have ``status``, counted page by page."""
-    total, cursor = 0, None
-    while True:
-        params: dict[str, Any] = {"agent": "BenchAgent", "status": status, "limit": 500}
-        if cursor:
-            params["cursor"] = cursor
-        body = (await http.get("/v1/runs", params=params)).raise_for_status().json()
-        total += len(body["items"])
-        cursor = body["next_cursor"]
-        if not cursor:
-            return total
+async def _any(http: httpx.AsyncClient, status: str) -> bool:
+    """Whether any BenchAgent run has ``status`` (one indexed lookup, not a count)."""
+    params = {"agent": "BenchAgent", "status": status, "limit": 1}
+    return bool((await http.get("/v1/runs", params=params)).raise_for_status().json()["items"])
 
 
-async def _until(http: httpx.AsyncClient, status: str, count: int, deadline: float) -> None:
-    """Poll until ``count`` runs have ``status`` (a benchmark may poll; a test may not)."""
-    while await _count(http, status) < count:
+async def _until_none(http: httpx.AsyncClient, statuses: list[str], deadline: float) -> None:
+    """Poll until no run has any of ``statuses`` (a benchmark may poll; a test may not)."""
+    while any([await _any(http, status) for status in statuses]):
         if time.monotonic() > deadline:
-            raise RuntimeError(f"fewer than {count} runs became {status} in time")
+            raise RuntimeError(f"runs were still {' or '.join(statuses)} at the deadline")
         await asyncio.sleep(0.2)
 
 
@@ -139,7 +137,7 @@ async def paused_runs(backend: str, url: str, workdir: Path, *, count: int) -> l
                         for n in range(count)
                     ],
                 )
-                await _until(http, "paused", count, deadline)
+                await _until_none(http, ["running"], deadline)  # all paused
                 paused_in = time.perf_counter() - started
                 rss = _kib(worker.pid, "VmRSS") / 1024
                 peak = _kib(worker.pid, "VmHWM") / 1024
@@ -154,6 +152,8 @@ async def paused_runs(backend: str, url: str, workdir: Path, *, count: int) -> l
                     cursor = page["next_cursor"]
                     if not cursor:
                         break
+                assert server.process is not None
+                cpu_before = _cpu_seconds(server.process.pid), _cpu_seconds(worker.pid)
                 resumed = time.perf_counter()
                 await _raw_calls(
                     server,
@@ -163,8 +163,10 @@ async def paused_runs(backend: str, url: str, workdir: Path, *, count: int) -> l
                     ],
                 )
                 answered = time.perf_counter() - resumed
-                await _until(http, "completed", count, deadline)
+                await _until_none(http, ["running", "paused"], deadline)
                 elapsed = time.perf_counter() - resumed
+                server_cpu = _cpu_seconds(server.process.pid) - cpu_before[0]
+                worker_cpu = _cpu_seconds(worker.pid) - cpu_before[1]
         finally:
             worker.terminate()
             worker.wait(10)
@@ -183,6 +185,16 @@ async def paused_runs(backend: str, url: str, workdir: Path, *, count: int) -> l
             f"{count:,} answers sent in {answered:.1f} s ({CONCURRENCY} at once), "
             f"all runs completed {elapsed:.1f} s after the first",
         ),
+    ]
+    cpu_note = "CPU time per resumed run (answer, claim, step, completion): independent of load"
+    metrics += [
+        Metric(
+            name, backend, "server CPU per run", server_cpu / count * 1000, "ms", None, cpu_note
+        ),
+        Metric(
+            name, backend, "worker CPU per run", worker_cpu / count * 1000, "ms", None, cpu_note
+        ),
+        Metric(name, backend, "load average (1 min)", os.getloadavg()[0], "", None, "machine"),
     ]
     metrics += _compare(backend, count, workdir, count / elapsed)
     return metrics

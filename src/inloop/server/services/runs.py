@@ -19,7 +19,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from inloop.domain.enums import EventType, Scope
-from inloop.domain.errors import ConflictError, InvalidError, NotFoundError, PermissionDeniedError
+from inloop.domain.errors import (
+    ConflictError,
+    DomainError,
+    InvalidError,
+    NotFoundError,
+    PermissionDeniedError,
+)
 from inloop.domain.identity import Principal
 from inloop.domain.ids import new_id
 from inloop.domain.requests import Event, Request, new_record
@@ -325,17 +331,15 @@ class RunService:
     async def complete(
         self, principal: Principal, completions: list[Completion]
     ) -> list[CompletionResult]:
-        """Record step completions, each in its own transaction (committed in groups)."""
+        """Record step completions: one transaction, each completion in a savepoint of
+        its own, so one refused completion (or bad item) leaves the others in."""
         principal.require(Scope.AGENT)
         now = self.clock.now()
-        outcomes = await asyncio.gather(
-            *(self.db.write(self._complete, item, now) for item in completions),
-            return_exceptions=True,
-        )
+        outcomes = await self.db.write(self._complete_all, completions, now)
         results: list[CompletionResult] = []
         woke = False
         for item, outcome in zip(completions, outcomes, strict=True):
-            if isinstance(outcome, ConflictError | NotFoundError | InvalidError):
+            if isinstance(outcome, DomainError):
                 results.append(
                     CompletionResult(
                         event_id=item.event_id,
@@ -345,8 +349,6 @@ class RunService:
                         field=outcome.field,
                     )
                 )
-            elif isinstance(outcome, BaseException):
-                raise outcome
             else:
                 run_id, status = outcome
                 results.append(CompletionResult(event_id=item.event_id, ok=True))
@@ -357,6 +359,20 @@ class RunService:
         if woke:
             self._wake_claimers()
         return results
+
+    def _complete_all(
+        self, tx: Tx, items: list[Completion], now: datetime
+    ) -> list[tuple[str, RunStatus] | DomainError]:
+        outcomes: list[tuple[str, RunStatus] | DomainError] = []
+        for item in items:
+            published = len(tx.published)
+            try:
+                with tx.conn.begin_nested():
+                    outcomes.append(self._complete(tx, item, now))
+            except DomainError as exc:
+                del tx.published[published:]  # rolled back with its savepoint
+                outcomes.append(exc)
+        return outcomes
 
     def _complete(self, tx: Tx, item: Completion, now: datetime) -> tuple[str, RunStatus]:
         conn = tx.conn
@@ -374,8 +390,8 @@ class RunService:
                 code="event_done",
             )
         run_id, agent = consumed
-        run = sql.get_run(conn, run_id, lock=True)
-        assert run is not None
+        # Locked: two completions of one run (parallel steps) judge its state in turn.
+        run_status, created_by = sql.lock_run(conn, run_id)
         if item.error is not None:
             why = f"step {item.step} failed"
             self._finish(tx, run_id, RunStatus.FAILED, now, error=f"{why}: {item.error}", why=why)
@@ -390,7 +406,7 @@ class RunService:
                 record = new_record(
                     emitted.request,
                     id=new_id("req", now),
-                    created_by=run.created_by,
+                    created_by=created_by,
                     now=now,
                     idempotency_key=None,
                 )
@@ -437,7 +453,7 @@ class RunService:
                 )
                 self._finish(tx, run_id, RunStatus.FAILED, now, error=error, why=error)
                 return run_id, RunStatus.FAILED
-        if new_status != run.status:
+        if new_status != run_status:
             sql.set_run(conn, run_id, {"status": new_status, "updated_at": now}, open_only=True)
         return run_id, new_status
 

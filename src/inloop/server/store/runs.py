@@ -19,6 +19,11 @@ _EVENT_COLUMNS = [
 ]
 _insert_run = runs.insert()
 _insert_events = run_events.insert()
+_lock_run = (
+    select(runs.c.status, runs.c.created_by)
+    .where(runs.c.id == bindparam("run_id"))
+    .with_for_update()
+)
 _run_by_id = select(runs).where(runs.c.id == bindparam("run_id"))
 _done_if_pending = (
     update(run_events)
@@ -64,6 +69,12 @@ def get_run(conn: Connection, run_id: str, *, lock: bool = False) -> Run | None:
     statement = _run_by_id.with_for_update() if lock else _run_by_id
     row = conn.execute(statement, {"run_id": run_id}).first()
     return to_run(row) if row else None
+
+
+def lock_run(conn: Connection, run_id: str) -> tuple[RunStatus, str]:
+    """The run's status and creator, row-locked until the transaction ends (PostgreSQL)."""
+    row = conn.execute(_lock_run, {"run_id": run_id}).one()
+    return RunStatus(row.status), row.created_by
 
 
 def set_run(conn: Connection, run_id: str, values: dict[str, Any], *, open_only: bool) -> bool:

@@ -275,7 +275,7 @@ runs = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Column("finished_at", UTCDateTime),
-    Index(None, "agent", "status"),
+    Index(None, "agent", "status", "created_at", "id"),
     Index(None, "created_at", "id"),
 )
 

@@ -41,7 +41,10 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_runs")),
     )
     with op.batch_alter_table("runs", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_runs_agent_status"), ["agent", "status"])
+        batch_op.create_index(
+            batch_op.f("ix_runs_agent_status_created_at_id"),
+            ["agent", "status", "created_at", "id"],
+        )
         batch_op.create_index(batch_op.f("ix_runs_created_at_id"), ["created_at", "id"])
 
     op.create_table(
@@ -91,5 +94,5 @@ def downgrade() -> None:
     op.drop_table("run_events")
     with op.batch_alter_table("runs", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_runs_created_at_id"))
-        batch_op.drop_index(batch_op.f("ix_runs_agent_status"))
+        batch_op.drop_index(batch_op.f("ix_runs_agent_status_created_at_id"))
     op.drop_table("runs")
