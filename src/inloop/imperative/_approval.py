@@ -52,9 +52,9 @@ class ApprovalDenied(InloopError):
     def __init__(self, function: str, request: Request) -> None:
         self.function = function
         self.request = request
-        if request.resolution in ANSWERED:
+        if request.resolution == Resolution.RESPONDED:
             self.reason = request.comment or f"answered {request.response!r}"
-        else:
+        else:  # closed by policy or by someone: say how (auto_rejected, timed_out, ...)
             how = request.resolution.value if request.resolution else request.status.value
             self.reason = request.comment or how
         who = request.resolved_by or "nobody"
