@@ -80,3 +80,14 @@ def test_keyword_only_and_defaults_survive_an_edit() -> None:
         "amount": 7,
         "memo": "rent",
     }
+
+
+def test_a_modify_without_an_edit_is_a_denial() -> None:
+    """A modify vote of a multi-level approval carries no edit: nothing to run."""
+    with pytest.raises(inloop.ApprovalDenied):
+        decide(closed(Resolution.RESPONDED, "modify", resolved_by="user:ann"))
+
+
+def test_only_approvals_and_confirmations_can_guard_a_call() -> None:
+    with pytest.raises(inloop.UsageError, match="not a choice"):
+        inloop.require_approval(kind="choice")

@@ -104,6 +104,9 @@ def require_approval(
         raise UsageError(f"require_approval got unknown request fields: {sorted(unknown)}")
     if "payload" in fields or "idempotency_key" in fields:
         raise UsageError("require_approval sets payload itself; pass key= for idempotency")
+    if str(fields.get("kind", Kind.APPROVAL)) not in (Kind.APPROVAL, Kind.CONFIRMATION):
+        # Any answer to a choice or an input would read as a yes.
+        raise UsageError("require_approval asks an approval (or a confirmation), not a choice")
 
     def decorate(function: Callable[P, R]) -> Callable[P, R]:
         gate = _Gate(function, key, fields)
@@ -218,7 +221,9 @@ class _Gate:
     def _edited(
         self, call: inspect.BoundArguments, request: Request
     ) -> tuple[tuple[Any, ...], dict[str, Any]]:
-        edited = request.edited or {}
+        if request.edited is None:  # a modify vote of a multi-level approval: no edit
+            raise ApprovalDenied(self.name, request)
+        edited = request.edited
         if edited.get("function", self.name) != self.name:
             raise EditError(
                 self.name, request, f"the edit names another function, {edited['function']!r}"
