@@ -1,8 +1,10 @@
 """Runs survive their worker: killed with SIGKILL while 100 runs wait on humans, the
-answers go to a new worker process, and every step completes exactly once."""
+answers go to a new worker process, and every step completes exactly once. A run paused
+by an agent serving in this process is finished by the worker process."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 import subprocess
@@ -14,9 +16,10 @@ import pytest
 from click.testing import Result
 from typer.testing import CliRunner
 
-from inloop import Client
+from inloop import AsyncClient, Client
 from inloop.cli import app
 from inloop.domain.runs import RunEventStatus, RunStatus
+from tests.runtime.durable import Order, ShippingAgent
 from tests.support import Databases, ServerProcess
 
 pytestmark = pytest.mark.e2e
@@ -60,6 +63,11 @@ def test_kill_the_worker_answer_all_resume_in_a_new_one(
         second = start_worker(server, log)
         try:
             finished = [client.runs.wait(run_id, timeout=60) for run_id in ids]
+            started_here = asyncio.run(pause_in_this_process(server))
+            [request] = client.runs.get(started_here).requests
+            client.respond(request.id, True)  # this process no longer serves the agent
+            resumed = client.runs.wait(started_here, timeout=60)
+            assert resumed.result == {"order": {"number": 1000}, "ship": True}
         finally:
             second.send_signal(signal.SIGTERM)
             second.wait(10)
@@ -72,6 +80,15 @@ def test_kill_the_worker_answer_all_resume_in_a_new_one(
             assert all(e.status == RunEventStatus.DONE for e in timeline.events)
         check_the_cli(server, ids[0], client.runs.start("ShippingAgent", "Order", {"number": 7}).id)
     assert "serving ShippingAgent" in log.read_text()
+
+
+async def pause_in_this_process(server: ServerProcess) -> str:
+    """A run started and served here, until it pauses; then this process stops serving."""
+    async with AsyncClient(server.url, server.token) as client:
+        async with ShippingAgent(client) as agent:
+            handle = await agent.run(Order(number=1000))
+            await client.runs.wait(handle.id, timeout=60, paused=True)
+        return handle.id
 
 
 def check_the_cli(server: ServerProcess, finished: str, waiting: str) -> None:
