@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, exists, func, or_, select
+from sqlalchemy.dialects import postgresql
 
 from inloop.domain.enums import Kind, Priority, Status
 from inloop.domain.requests import Request
@@ -58,10 +59,9 @@ def conditions(
     if where.refs is not None:
         refs = sorted(where.refs)
         if "*" in refs:
-            # Most open requests match: check each row as the index walk meets it.
-            mine: Any = exists().where(
-                request_candidates.c.request_id == c.id, request_candidates.c.ref.in_(refs)
-            )
+            # Most open requests match: check each row's own list of candidates as the
+            # index walk meets it (a subquery here is hashed whole by PostgreSQL).
+            mine: Any = _names_any(refs, sqlite)
         else:
             # Few match (a team's requests): start from them.
             mine = c.id.in_(
@@ -80,6 +80,14 @@ def conditions(
             )
         )
     return found
+
+
+def _names_any(refs: list[str], sqlite: bool) -> Any:
+    """The row's candidates (its JSON column) include one of ``refs``."""
+    if not sqlite:
+        return requests.c.candidates.op("?|")(postgresql.array(refs))
+    each = func.json_each(requests.c.candidates).table_valued("value")
+    return exists().select_from(each).where(each.c.value.in_(refs))
 
 
 def queue_page(
@@ -113,7 +121,10 @@ def queue_page(
 
 def count(conn: Connection, where: QueueFilter) -> int:
     """How many match, counted up to COUNT_CAP (the desk shows 1000+ beyond)."""
-    capped = select(requests.c.id).where(*conditions(where)).limit(COUNT_CAP).subquery()
+    sqlite = conn.dialect.name == "sqlite"
+    capped = (
+        select(requests.c.id).where(*conditions(where, sqlite=sqlite)).limit(COUNT_CAP).subquery()
+    )
     return int(conn.execute(select(func.count()).select_from(capped)).scalar_one())
 
 
@@ -126,7 +137,7 @@ def count_by_priority(conn: Connection, where: QueueFilter) -> dict[Priority, in
         capped = (
             select(requests.c.id)
             .where(
-                *conditions(unsearched, with_priority=False),
+                *conditions(unsearched, with_priority=False, sqlite=conn.dialect.name == "sqlite"),
                 requests.c.priority_order == priority.order,
             )
             .limit(COUNT_CAP)
