@@ -340,7 +340,8 @@ async def _keys_page(
 ) -> Response:
     keys = await services.identity.list_keys(session.principal)
     users = await services.identity.list_users(session.principal)
-    keys.sort(key=lambda k: (k.revoked_at is not None, k.created_at), reverse=False)
+    keys.sort(key=lambda k: k.created_at, reverse=True)  # newest first,
+    keys.sort(key=lambda k: k.revoked_at is not None)  # the revoked ones last
     status = extra.pop("status_code", 200)
     context = {"keys": keys, "users": users, "scopes": SCOPES, "form": {}, **extra}
     return _page(request, "admin/keys.html", context, status_code=status)
