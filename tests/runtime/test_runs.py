@@ -281,3 +281,20 @@ async def test_several_questions_at_once(client: AsyncClient) -> None:
         assert run.status == RunStatus.PAUSED  # still waiting on finance
         await client.respond(finance.id, False)
         assert await handle.result() is False
+
+
+async def test_leases_expire_and_are_renewed(client: AsyncClient, clock: FakeClock) -> None:
+    """A claimed event is the worker's until its lease ends; renewing keeps it; after the
+    lease, another worker claims it (its first worker died)."""
+    await client.runs.start("Leased", "StartEvent", {})
+    [event] = await client.runs.claim(["Leased"], "w1", lease=10)
+    assert await client.runs.claim(["Leased"], "w2") == []
+    clock.advance(seconds=8)
+    assert await client.runs.renew("w1", [event.id], lease=10) == [event.id]
+    assert await client.runs.renew("w2", [event.id], lease=10) == []  # not w2's lease
+    clock.advance(seconds=8)
+    assert await client.runs.claim(["Leased"], "w2") == []  # renewed: still w1's
+    clock.advance(seconds=3)
+    [again] = await client.runs.claim(["Leased"], "w2", lease=10)
+    assert again.id == event.id and again.attempts == 2
+    assert await client.runs.renew("w1", [event.id]) == []  # w1 lost it

@@ -92,6 +92,11 @@ def complete_call(items: Sequence[dict[str, Any]]) -> Call[list[CompletionResult
     return Call("POST", "/v1/run-events/complete", _results, body={"items": list(items)})
 
 
+def renew_call(worker: str, event_ids: Sequence[int], lease: float) -> Call[list[int]]:
+    body = {"worker": worker, "event_ids": list(event_ids), "lease": lease}
+    return Call("POST", "/v1/run-events/renew", lambda r: list(r.json()["event_ids"]), body=body)
+
+
 def once_get_call(run_id: str, key: str) -> Call[OnceValue]:
     return Call("GET", f"/v1/runs/{segment(run_id)}/once/{segment(key)}", one(OnceValue))
 
@@ -151,6 +156,13 @@ class Runs:
     ) -> builtins.list[RunEvent]:
         """Lease pending events of these agents (a worker's call)."""
         result: builtins.list[RunEvent] = self._send(claim_call(agents, worker, limit, lease, wait))
+        return result
+
+    def renew(
+        self, worker: str, event_ids: Sequence[int], *, lease: float = 300
+    ) -> builtins.list[int]:
+        """Keep this worker's leases on events whose steps still run; the ids renewed."""
+        result: builtins.list[int] = self._send(renew_call(worker, event_ids, lease))
         return result
 
     def complete(self, items: Sequence[dict[str, Any]]) -> builtins.list[CompletionResult]:
@@ -223,6 +235,13 @@ class AsyncRuns:
         """Lease pending events of these agents (a worker's call)."""
         call = claim_call(agents, worker, limit, lease, wait)
         result: builtins.list[RunEvent] = await self._send(call)
+        return result
+
+    async def renew(
+        self, worker: str, event_ids: Sequence[int], *, lease: float = 300
+    ) -> builtins.list[int]:
+        """Keep this worker's leases on events whose steps still run; the ids renewed."""
+        result: builtins.list[int] = await self._send(renew_call(worker, event_ids, lease))
         return result
 
     async def complete(self, items: Sequence[dict[str, Any]]) -> builtins.list[CompletionResult]:

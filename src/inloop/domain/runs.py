@@ -185,6 +185,16 @@ class Claim(BaseModel):
         return value
 
 
+class Renewal(BaseModel):
+    """A worker still running these events' steps keeps its leases on them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    worker: str = Field(min_length=1, max_length=100)
+    event_ids: list[int] = Field(min_length=1, max_length=10_000)
+    lease: float = Field(default=300, ge=1, le=86_400)
+
+
 class OnceRecord(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -62,16 +62,19 @@ class Worker:
         self._outbox: list[dict[str, Any]] = []
         self._ready = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._running: dict[asyncio.Task[None], int] = {}
         self._slots = asyncio.Semaphore(concurrency)
         self._stopping = False
 
     async def serve(self) -> None:
         """Run until cancelled or :meth:`stop`."""
         sender = asyncio.create_task(self._send_completions())
+        keeper = asyncio.create_task(self._keep_leases())
         try:
             await self._claim_loop()
         finally:
             self._stopping = True
+            keeper.cancel()
             if self._tasks:
                 await asyncio.gather(*self._tasks, return_exceptions=True)
             self._ready.set()
@@ -106,7 +109,25 @@ class Worker:
             for event in events:
                 task = asyncio.create_task(self._execute(event))
                 self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
+                self._running[task] = event.id
+                task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._running.pop(task, None)
+
+    async def _keep_leases(self) -> None:
+        """Renew the leases of steps still running, every third of a lease, so a long
+        step is not claimed again by another worker while it runs here."""
+        while True:
+            await asyncio.sleep(self.lease / 3)
+            ids = list(self._running.values())
+            if not ids:
+                continue
+            try:
+                await self.client.runs.renew(self.name, ids, lease=self.lease)
+            except InloopError as exc:
+                log.warning("lease renewal failed: %s", exc)
 
     async def _execute(self, event: RunEvent) -> None:
         agent = self.agents.get(event.agent)

@@ -15,6 +15,7 @@ from inloop.domain.runs import (
     NewRun,
     OnceRecord,
     OnceValue,
+    Renewal,
     Run,
     RunEvent,
     RunStatus,
@@ -120,6 +121,16 @@ async def claim(
     """Lease pending events of these agents to a worker; with ``wait``, a long-poll."""
     events = await services.runs.claim(principal, claim, request.is_disconnected)
     return json(Claimed(items=events))
+
+
+class Renewed(BaseModel):
+    event_ids: list[int]
+
+
+@workers.post("/renew", response_model=Renewed)
+async def renew(renewal: Renewal, services: ServicesDep, principal: PrincipalDep) -> Response:
+    """Keep the leases of events whose steps are still running (a worker's heartbeat)."""
+    return json(Renewed(event_ids=await services.runs.renew(principal, renewal)))
 
 
 @workers.post("/complete", response_model=CompletionResults)

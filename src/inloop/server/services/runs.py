@@ -35,6 +35,7 @@ from inloop.domain.runs import (
     CompletionResult,
     NewRun,
     OnceValue,
+    Renewal,
     Run,
     RunEvent,
     RunEventStatus,
@@ -327,6 +328,15 @@ class RunService:
                     # Answers come in bursts: gather a few before claiming, so that one
                     # claim (and one completion call) carries many events, not one each.
                     await asyncio.sleep(LINGER_SECONDS)
+
+    async def renew(self, principal: Principal, renewal: Renewal) -> list[int]:
+        """Extend the worker's leases on events whose steps still run; the ids renewed
+        (an event missing from them was completed, cancelled or taken over)."""
+        principal.require(Scope.AGENT)
+        until = self.clock.now() + timedelta(seconds=renewal.lease)
+        return await self.db.write(
+            lambda tx: sql.renew(tx.conn, renewal.event_ids, renewal.worker, until)
+        )
 
     async def complete(
         self, principal: Principal, completions: list[Completion]

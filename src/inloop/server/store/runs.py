@@ -238,6 +238,21 @@ def claim(
     return sorted((to_event(r) for r in rows), key=lambda e: e.id)
 
 
+def renew(conn: Connection, ids: Sequence[int], worker: str, until: datetime) -> list[int]:
+    """Extend the leases this worker still holds on these pending events; their ids."""
+    rows = conn.execute(
+        update(run_events)
+        .where(
+            run_events.c.id.in_(list(ids)),
+            run_events.c.status == RunEventStatus.PENDING,
+            run_events.c.lease_owner == worker,
+        )
+        .values(lease_until=until)
+        .returning(run_events.c.id)
+    )
+    return sorted(rows.scalars())
+
+
 def list_events(conn: Connection, run_id: str) -> list[RunEvent]:
     rows = conn.execute(
         select(*_EVENT_COLUMNS).where(run_events.c.run_id == run_id).order_by(run_events.c.id)
