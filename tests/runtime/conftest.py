@@ -13,13 +13,14 @@ def runs_app(services):  # type: ignore[no-untyped-def]
     """The routes the runtime uses, as ``create_app`` mounts them (without the desk)."""
     from fastapi import FastAPI
 
-    from inloop.server.api import errors, requests, runs
+    from inloop.server.api import errors, identity, requests, runs
 
     app = FastAPI()
     app.state.services = services
     errors.install(app)
     app.include_router(requests.router)
     app.include_router(runs.router)
+    app.include_router(identity.router)
     return app
 
 

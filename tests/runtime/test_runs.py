@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 import pytest
 from pydantic import BaseModel
 
-from inloop import AsyncClient, ConflictError, InvalidError, NotFoundError
+from inloop import AsyncClient, ConflictError, InvalidError, NotFoundError, PermissionDeniedError
 from inloop.domain.runs import RunEventStatus, RunStatus
 from inloop.runtime import (
     Agent,
@@ -298,3 +298,27 @@ async def test_leases_expire_and_are_renewed(client: AsyncClient, clock: FakeClo
     [again] = await client.runs.claim(["Leased"], "w2", lease=10)
     assert again.id == event.id and again.attempts == 2
     assert await client.runs.renew("w1", [event.id]) == []  # w1 lost it
+
+
+async def test_a_worker_with_its_own_key(client: AsyncClient, services: Any) -> None:
+    """A worker's key is not the run's creator: it still serves the run (steps, ctx.once),
+    the request belongs to the creator, and only the creator (or an admin) sees the run."""
+    import httpx
+
+    from tests.runtime.conftest import runs_app
+
+    key = await client.create_key("worker", ["agent"])
+    transport = httpx.ASGITransport(app=runs_app(services))
+    async with AsyncClient("http://inloop.test", key.secret, transport=transport) as worker:
+        RefundAgent.refunds = []
+        started = await client.runs.start("RefundAgent", "Refund", {"amount": 5})
+        async with RefundAgent(worker) as agent:
+            agent._start_serving(worker)
+            await client.runs.wait(started.id, timeout=30, paused=True)
+            [request] = (await client.runs.get(started.id)).requests
+            assert request.created_by == started.created_by
+            await client.respond(request.id, False)
+            finished = await client.runs.wait(started.id, timeout=30)
+        assert finished.result["approved"] is False and RefundAgent.refunds == [1]
+        with pytest.raises(PermissionDeniedError):
+            await worker.runs.get(started.id)

@@ -163,6 +163,13 @@ class RunService:
         run = await self.db.read(sql.get_run, run_id)
         return self._visible(principal, run, run_id)
 
+    async def _exists(self, principal: Principal, run_id: str) -> None:
+        """For the calls workers make (``ctx.once``): any agent key, as claim and complete,
+        since a worker may serve runs that other keys started."""
+        principal.require(Scope.AGENT)
+        if await self.db.read(sql.get_run, run_id) is None:
+            raise NotFoundError(f"no run with id {run_id!r}", field="id")
+
     def _visible(self, principal: Principal, run: Run | None, run_id: str) -> Run:
         if run is None:
             raise NotFoundError(f"no run with id {run_id!r}", field="id")
@@ -504,7 +511,7 @@ class RunService:
 
     async def once(self, principal: Principal, run_id: str, key: str) -> OnceValue:
         self._check_key(key)
-        await self.get(principal, run_id)
+        await self._exists(principal, run_id)
         found, value = await self.db.read(sql.get_once, run_id, key)
         if not found:
             raise NotFoundError(f"nothing is recorded for key {key!r} of run {run_id}", field="key")
@@ -515,7 +522,7 @@ class RunService:
     ) -> OnceValue:
         """Record ``value`` for the key unless one is recorded: the first value wins."""
         self._check_key(key)
-        await self.get(principal, run_id)
+        await self._exists(principal, run_id)
         now = self.clock.now()
 
         def record(tx: Tx) -> OnceValue:
