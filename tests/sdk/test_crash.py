@@ -126,3 +126,36 @@ def test_embedded_mode_keeps_the_wait_across_a_crash(tmp_path: Path) -> None:
     assert response.status_code == 200, response.text
     assert finish(second) == "charged acme 120"
     assert ran.read_text() == "acme 120\n"
+
+
+ASK = textwrap.dedent("""
+    import logging, sys
+    import inloop
+
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(message)s")
+    print(inloop.ask("Which warehouse?", key="warehouse-1").value, flush=True)
+""")
+
+
+def test_a_wait_outlives_a_server_restart(tmp_path: Path) -> None:
+    """The server is killed while the agent waits; the agent keeps trying, and once the
+    server is back and the request answered, it gets the answer."""
+    server = ServerProcess(f"sqlite:///{tmp_path / 'server.db'}", tmp_path).start()
+    try:
+        agent = subprocess.Popen(
+            [sys.executable, "-c", ASK],
+            env=server.env(),
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        request_id, _ = waiting_on(agent)
+        server.kill()
+        server.start()
+        with server.client() as http:
+            answered = http.post(f"/v1/requests/{request_id}/respond", json={"response": "B"})
+            assert answered.status_code == 200, answered.text
+        assert finish(agent) == "B"
+    finally:
+        server.stop()

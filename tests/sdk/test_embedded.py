@@ -11,7 +11,7 @@ from pathlib import Path
 from tests.support import ServerProcess
 
 SCRIPT = textwrap.dedent("""
-    import threading
+    import asyncio, threading
     import inloop.embedded as embedded
 
     with embedded.default_client() as client:
@@ -22,6 +22,12 @@ SCRIPT = textwrap.dedent("""
         threading.Thread(target=answer).start()
         done = client.wait(request.id)
         print(done.id, done.response, done.comment, client.base_url)
+
+    async def same_server_async():
+        async with embedded.default_async_client() as aclient:
+            return aclient.base_url, (await aclient.get(request.id)).response
+
+    print(*asyncio.run(same_server_async()))
 """)
 
 
@@ -43,36 +49,33 @@ def embedded_env(home: Path) -> dict[str, str]:
 
 
 def test_no_url_runs_a_server_in_the_process_and_says_how_to_answer(tmp_path: Path) -> None:
-    """A script with no INLOOP_URL creates and answers a request in-process, on SQLite."""
-    result = run(SCRIPT, embedded_env(tmp_path / "home"), tmp_path)
+    """A script with no INLOOP_URL creates and answers a request in-process, on SQLite;
+    the database and the admin token outlive the process, so the next run sees it."""
+    home = tmp_path / "home"
+    result = run(SCRIPT, embedded_env(home), tmp_path)
     assert result.returncode == 0, result.stderr
-    _, response, comment, url = result.stdout.split()
+    first, second = result.stdout.splitlines()
+    request_id, response, comment, url = first.split()
     assert (response, comment) == ("approve", "go")
     assert url.startswith("http://127.0.0.1:")
-    assert (tmp_path / "home" / "embedded.db").exists()
-    token = (tmp_path / "home" / "admin-token").read_text().strip()
+    assert second.split() == [url, "approve"]  # the async client: the same server
+    assert (home / "embedded.db").exists()
+    token = (home / "admin-token").read_text().strip()
     assert token.startswith("adm_")
-    assert (tmp_path / "home" / "admin-token").stat().st_mode & 0o077 == 0
+    assert (home / "admin-token").stat().st_mode & 0o077 == 0
     # Printed once, on stderr, with what a human needs to answer from elsewhere.
     assert result.stderr.count("runs inside this process") == 1
     assert f"export INLOOP_URL={url}" in result.stderr
     assert "inloop requests respond" in result.stderr
 
-
-def test_a_second_run_finds_the_first_runs_requests(tmp_path: Path) -> None:
-    """The database and the admin token outlive the process: the next run sees the request."""
-    home = tmp_path / "home"
-    first = run(SCRIPT, embedded_env(home), tmp_path)
-    assert first.returncode == 0, first.stderr
-    request_id = first.stdout.split()[0]
     again = textwrap.dedent(f"""
         import inloop.embedded as embedded
         with embedded.default_client() as client:
             print(client.get({request_id!r}).response)
     """)
-    second = run(again, embedded_env(home), tmp_path)
-    assert second.returncode == 0, second.stderr
-    assert second.stdout.strip() == "approve"
+    second_run = run(again, embedded_env(home), tmp_path)
+    assert second_run.returncode == 0, second_run.stderr
+    assert second_run.stdout.strip() == "approve"
 
 
 def test_with_inloop_url_the_same_script_talks_to_a_real_server(tmp_path: Path) -> None:
@@ -82,7 +85,7 @@ def test_with_inloop_url_the_same_script_talks_to_a_real_server(tmp_path: Path) 
         env = {**server.env(), "INLOOP_HOME": str(tmp_path / "home")}
         result = run(SCRIPT, env, tmp_path)
         assert result.returncode == 0, result.stderr
-        request_id, response, _, url = result.stdout.split()
+        request_id, response, _, url = result.stdout.splitlines()[0].split()
         assert response == "approve"
         assert url == server.url
         assert "runs inside this process" not in result.stderr
@@ -92,25 +95,3 @@ def test_with_inloop_url_the_same_script_talks_to_a_real_server(tmp_path: Path) 
         assert body["response"] == "approve"
     finally:
         server.stop()
-
-
-def test_async_client_shares_the_embedded_server(tmp_path: Path) -> None:
-    """default_async_client reaches the same in-process server as default_client."""
-    script = textwrap.dedent("""
-        import asyncio
-        import inloop.embedded as embedded
-
-        async def main():
-            async with embedded.default_async_client() as client:
-                request = await client.create("Name?", kind="input")
-            with embedded.default_client() as sync:
-                sync.respond(request.id, "Ada")
-                same = sync.base_url == client.base_url
-            async with embedded.default_async_client() as client:
-                print((await client.wait(request.id)).response, same)
-
-        asyncio.run(main())
-    """)
-    result = run(script, embedded_env(tmp_path / "home"), tmp_path)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["Ada", "True"]
