@@ -13,8 +13,11 @@ import threading
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.support import ServerProcess
+
+pytestmark = pytest.mark.e2e  # starts real processes
 
 SCRIPT = textwrap.dedent("""
     import logging, sys

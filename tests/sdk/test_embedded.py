@@ -8,7 +8,11 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from tests.support import ServerProcess
+
+pytestmark = pytest.mark.e2e  # starts real processes
 
 SCRIPT = textwrap.dedent("""
     import asyncio, threading
