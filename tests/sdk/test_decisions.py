@@ -91,3 +91,30 @@ def test_a_modify_without_an_edit_is_a_denial() -> None:
 def test_only_approvals_and_confirmations_can_guard_a_call() -> None:
     with pytest.raises(inloop.UsageError, match="not a choice"):
         inloop.require_approval(kind="choice")
+
+
+def test_a_method_shows_its_arguments_without_self() -> None:
+    class Bank:
+        def pay(self, to: str, amount: int) -> None: ...
+
+    gate = _Gate(Bank.pay, "k", {})
+    call = gate.bind((Bank(), "bob", 5), {})
+    fields = gate.create_fields(call)
+    assert gate.name == "Bank.pay"
+    assert fields["payload"] == {"function": "Bank.pay", "arguments": {"to": "bob", "amount": 5}}
+    assert fields["idempotency_key"].startswith("k:Bank.pay:")
+    assert (
+        gate.create_fields(gate.bind((Bank(), "bob", 5), {}))["idempotency_key"]
+        == (
+            fields["idempotency_key"]  # another instance, the same call: the same key
+        )
+    )
+
+
+def test_the_bare_decorator_keeps_the_function_s_name_and_signature() -> None:
+    @inloop.require_approval
+    def wire(to: str, amount: int) -> None:
+        """Wire money."""
+
+    assert wire.__name__ == "wire" and wire.__doc__ == "Wire money."
+    assert list(inspect.signature(wire).parameters) == ["to", "amount"]
