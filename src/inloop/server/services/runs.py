@@ -253,18 +253,7 @@ class RunService:
         why: str,
     ) -> None:
         """Close the run and whatever of it is still open: events, and requests asked."""
-        sql.set_run(
-            tx.conn,
-            run_id,
-            {
-                "status": status,
-                "result": result,
-                "error": error,
-                "updated_at": now,
-                "finished_at": now,
-            },
-            open_only=True,
-        )
+        sql.finish_run(tx.conn, run_id, status, now, result=result, error=error)
         for request_id in sql.cancel_open_events(tx.conn, run_id, now):
             request = request_sql.get_request(tx.conn, request_id, lock=True)
             if request is not None and request.is_open:
@@ -471,7 +460,7 @@ class RunService:
                 self._finish(tx, run_id, RunStatus.FAILED, now, error=error, why=error)
                 return run_id, RunStatus.FAILED
         if new_status != run_status:
-            sql.set_run(conn, run_id, {"status": new_status, "updated_at": now}, open_only=True)
+            sql.set_status(conn, run_id, new_status, now)
         return run_id, new_status
 
     def _requests_closed(self, tx: Tx, closed: list[Request], now: datetime) -> None:

@@ -51,6 +51,76 @@ def _unwrap(stored: Any) -> Any:
     return stored["value"] if isinstance(stored, dict) else None
 
 
+# The hot statements are built once, with bind parameters: SQLAlchemy then reuses their
+# compiled form, where building one per call cost more than running it. Bind names start
+# with "_" so they cannot clash with the columns a SET names.
+_OPEN_RUN = [RunStatus.RUNNING, RunStatus.PAUSED]
+_OPEN_EVENT = [RunEventStatus.PENDING, RunEventStatus.WAITING]
+_set_run = (
+    update(runs)
+    .where(runs.c.id == bindparam("_id"), runs.c.status.in_(bindparam("_open", expanding=True)))
+    .values(
+        status=bindparam("_status"),
+        result=bindparam("_result"),
+        error=bindparam("_error"),
+        updated_at=bindparam("_now"),
+        finished_at=bindparam("_finished"),
+    )
+)
+_set_status = (
+    update(runs)
+    .where(runs.c.id == bindparam("_id"), runs.c.status.in_(bindparam("_open", expanding=True)))
+    .values(status=bindparam("_status"), updated_at=bindparam("_now"))
+)
+_take_waiting = (
+    update(run_events)
+    .where(
+        run_events.c.request_id.in_(bindparam("_ids", expanding=True)),
+        run_events.c.status == RunEventStatus.WAITING,
+    )
+    .values(status=RunEventStatus.DONE, done_at=bindparam("_now"))
+    .returning(
+        run_events.c.id,
+        run_events.c.run_id,
+        run_events.c.agent,
+        run_events.c.payload,
+        run_events.c.reply_type,
+        run_events.c.request_id,
+    )
+)
+_resume_runs = (
+    update(runs)
+    .where(runs.c.id.in_(bindparam("_ids", expanding=True)), runs.c.status == RunStatus.PAUSED)
+    .values(status=RunStatus.RUNNING, updated_at=bindparam("_now"))
+)
+_cancel_open_events = (
+    update(run_events)
+    .where(
+        run_events.c.run_id == bindparam("_run_id"),
+        run_events.c.status.in_(bindparam("_open", expanding=True)),
+    )
+    .values(
+        status=RunEventStatus.CANCELLED,
+        done_at=bindparam("_now"),
+        lease_owner=None,
+        lease_until=None,
+    )
+    .returning(run_events.c.request_id)
+)
+
+
+_lease = (
+    update(run_events)
+    .where(run_events.c.id.in_(bindparam("_ids", expanding=True)))
+    .values(
+        lease_owner=bindparam("_owner"),
+        lease_until=bindparam("_until"),
+        attempts=run_events.c.attempts + 1,
+    )
+    .returning(*_EVENT_COLUMNS)
+)
+
+
 def to_run(row: Any) -> Run:
     data = dict(row._mapping)
     data["result"] = _unwrap(data["result"])
@@ -77,14 +147,27 @@ def lock_run(conn: Connection, run_id: str) -> tuple[RunStatus, str]:
     return RunStatus(row.status), row.created_by
 
 
-def set_run(conn: Connection, run_id: str, values: dict[str, Any], *, open_only: bool) -> bool:
-    """Update a run; with ``open_only``, only while it is running or paused."""
-    if "result" in values:
-        values = {**values, "result": _wrap(values["result"])}
-    query = update(runs).where(runs.c.id == run_id)
-    if open_only:
-        query = query.where(runs.c.status.in_([RunStatus.RUNNING, RunStatus.PAUSED]))
-    return conn.execute(query.values(**values)).rowcount == 1
+def finish_run(
+    conn: Connection,
+    run_id: str,
+    status: RunStatus,
+    now: datetime,
+    *,
+    result: Any = None,
+    error: str | None = None,
+) -> bool:
+    """Close a run that is still open; False if it was closed already."""
+    params = {
+        "_id": run_id, "_open": _OPEN_RUN, "_status": status, "_result": _wrap(result),
+        "_error": error, "_now": now, "_finished": now,
+    }  # fmt: skip
+    return conn.execute(_set_run, params).rowcount == 1
+
+
+def set_status(conn: Connection, run_id: str, status: RunStatus, now: datetime) -> bool:
+    """Move an open run between running and paused."""
+    params = {"_id": run_id, "_open": _OPEN_RUN, "_status": status, "_now": now}
+    return conn.execute(_set_status, params).rowcount == 1
 
 
 def append(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
@@ -160,46 +243,19 @@ def take_waiting(
     (event id, run id, agent, payload, reply type, request id) of each."""
     if not request_ids:
         return []
-    rows = conn.execute(
-        update(run_events)
-        .where(
-            run_events.c.request_id.in_(list(request_ids)),
-            run_events.c.status == RunEventStatus.WAITING,
-        )
-        .values(status=RunEventStatus.DONE, done_at=now)
-        .returning(
-            run_events.c.id,
-            run_events.c.run_id,
-            run_events.c.agent,
-            run_events.c.payload,
-            run_events.c.reply_type,
-            run_events.c.request_id,
-        )
-    )
+    rows = conn.execute(_take_waiting, {"_ids": list(request_ids), "_now": now})
     return [tuple(row) for row in rows]
 
 
 def resume_runs(conn: Connection, run_ids: Sequence[str], now: datetime) -> None:
     """Paused runs whose human answered are running again."""
-    conn.execute(
-        update(runs)
-        .where(runs.c.id.in_(list(run_ids)), runs.c.status == RunStatus.PAUSED)
-        .values(status=RunStatus.RUNNING, updated_at=now)
-    )
+    conn.execute(_resume_runs, {"_ids": list(run_ids), "_now": now})
 
 
 def cancel_open_events(conn: Connection, run_id: str, now: datetime) -> list[str]:
     """Cancel the run's pending and waiting events; the ids of the requests they waited on."""
-    rows = conn.execute(
-        update(run_events)
-        .where(
-            run_events.c.run_id == run_id,
-            run_events.c.status.in_([RunEventStatus.PENDING, RunEventStatus.WAITING]),
-        )
-        .values(status=RunEventStatus.CANCELLED, done_at=now, lease_owner=None, lease_until=None)
-        .returning(run_events.c.request_id)
-    )
-    return [r.request_id for r in rows if r.request_id is not None]
+    params = {"_run_id": run_id, "_open": _OPEN_EVENT, "_now": now}
+    return [r.request_id for r in conn.execute(_cancel_open_events, params) if r.request_id]
 
 
 def claim(
@@ -229,12 +285,7 @@ def claim(
     ids = list(conn.execute(query).scalars())
     if not ids:
         return []
-    rows = conn.execute(
-        update(run_events)
-        .where(run_events.c.id.in_(ids))
-        .values(lease_owner=worker, lease_until=until, attempts=run_events.c.attempts + 1)
-        .returning(*_EVENT_COLUMNS)
-    )
+    rows = conn.execute(_lease, {"_ids": ids, "_owner": worker, "_until": until})
     return sorted((to_event(r) for r in rows), key=lambda e: e.id)
 
 
