@@ -377,6 +377,10 @@ def test_screenshots_of_the_main_pages(
     phone.screenshot(path=str(shots / "desk-queue-390.png"), full_page=True)
     width = phone.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the queue scrolls sideways on a phone ({width}px)"
+    for made in (refund, form):
+        phone.goto(f"/desk/requests/{made['id']}")
+        width = phone.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"a request page scrolls sideways on a phone ({width}px)"
     phone.context.close()
     for png in shots.iterdir():
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
