@@ -9,8 +9,9 @@ import orjson
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-from inloop.domain.access import can_see
-from inloop.domain.errors import InvalidError
+from inloop.domain.access import can_see, check_can_answer
+from inloop.domain.errors import DomainError, InvalidError
+from inloop.domain.identity import Principal
 from inloop.domain.requests import Request as InloopRequest
 from inloop.server.api.deps import ServicesDep
 from inloop.server.desk import views
@@ -49,10 +50,8 @@ async def request_page(
     )
 
 
-def _may_answer(principal: Any, request: InloopRequest) -> bool:
-    from inloop.domain.access import check_can_answer
-    from inloop.domain.errors import DomainError
-
+def _may_answer(principal: Principal, request: InloopRequest) -> bool:
+    """What the services will say to an answer now (they decide again when it comes)."""
     try:
         check_can_answer(principal, request)
     except DomainError:
