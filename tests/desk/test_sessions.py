@@ -147,3 +147,19 @@ async def test_the_first_admin_signs_in_as_an_admin(services: Services, tmp_path
     assert password is not None
     _, session = await services.sessions.sign_in("admin", password)
     assert session.principal.is_admin
+
+
+async def test_repeated_failures_lock_the_handle_for_a_while(
+    api: httpx.AsyncClient, services: Services, clock: FakeClock
+) -> None:
+    """After 5 wrong passwords in 5 minutes even the right one waits; then it works."""
+    await make_user(api, services, "alice")
+    for _ in range(5):
+        with pytest.raises(AuthenticationError, match="wrong handle or password"):
+            await services.sessions.sign_in("alice", "guess")
+    with pytest.raises(AuthenticationError, match="too many failed sign-ins") as locked:
+        await services.sessions.sign_in("alice", PASSWORD)
+    assert locked.value.code == "too_many_attempts"
+    clock.advance(minutes=5)
+    _, session = await services.sessions.sign_in("alice", PASSWORD)
+    assert session.user.handle == "alice"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import secrets
+from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cached_property
@@ -28,6 +29,10 @@ from inloop.server.store import identity as identity_sql
 from inloop.server.store import sessions as sql
 from inloop.server.store.database import Database, Tx
 
+# Failed sign-ins per handle, per replica: after this many within the window, that handle
+# waits for the window to pass (argon2 already makes each guess cost ~0.1 s of CPU).
+MAX_FAILURES = 5
+FAILURE_WINDOW = timedelta(minutes=5)
 MIN_PASSWORD = 8
 MAX_PASSWORD = 1024
 ADMIN_ROLE = "admin"
@@ -79,17 +84,21 @@ class SessionService:
         self.lifetime = lifetime
         self.hasher = PasswordHash((Argon2Hasher(),))
         self._dummy: str | None = None
+        self._failures: dict[str, deque[datetime]] = {}
 
     async def sign_in(self, handle: str, password: str) -> tuple[str, DeskSession]:
         """Check the password; return the cookie's secret and the new session."""
         failed = AuthenticationError("wrong handle or password", field="password")
+        self._check_throttle(handle)
         found = await self.db.read(sql.password_of, handle) if handle else None
         stored = found.password_hash if found is not None else None
         # Verify against a throwaway hash when there is none, so the time taken does
         # not tell which handles exist.
         ok = await asyncio.to_thread(self._verify, password, stored)
         if found is None or stored is None or not ok:
+            self._note_failure(handle)
             raise failed
+        self._failures.pop(handle.lower(), None)
         if found.disabled:
             raise AuthenticationError(f"the user {handle} is disabled", field="handle")
         token = secrets.token_urlsafe(32)
@@ -198,6 +207,27 @@ class SessionService:
         path.chmod(0o600)
         path.write_text(password + "\n")
         return password
+
+    def _check_throttle(self, handle: str) -> None:
+        recent = self._failures.get(handle.lower())
+        if not recent:
+            return
+        now = self.clock.now()
+        while recent and now - recent[0] >= FAILURE_WINDOW:
+            recent.popleft()
+        if len(recent) >= MAX_FAILURES:
+            wait = FAILURE_WINDOW - (now - recent[0])
+            raise AuthenticationError(
+                f"too many failed sign-ins for {handle}: try again in "
+                f"{max(1, round(wait.total_seconds() / 60))} min",
+                field="handle",
+                code="too_many_attempts",
+            )
+
+    def _note_failure(self, handle: str) -> None:
+        if len(self._failures) > 10_000:  # bounded: forget the oldest handle
+            self._failures.pop(next(iter(self._failures)))
+        self._failures.setdefault(handle.lower(), deque()).append(self.clock.now())
 
     def _verify(self, password: str, stored: str | None) -> bool:
         if stored is None:
