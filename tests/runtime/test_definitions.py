@@ -215,3 +215,26 @@ def test_form_with_a_model() -> None:
         {"response": {"street": "Main 1", "city": "Bern"}, "request_id": "req_1"}
     )
     assert answer.response == Address(street="Main 1", city="Bern")
+
+
+class Contact(BaseModel):
+    email: str
+
+
+def test_base_form_with_an_importable_model() -> None:
+    """``HumanInTheLoopForm.invoke(schema=Model)``: the answer comes back as the model where
+    the model can be imported (its module path travels with the request event)."""
+    asked = HumanInTheLoopForm.invoke("Who?", schema=Contact)
+    assert asked.request_body()["response_schema"]["required"] == ["email"]
+    assert "response_model" not in asked.request_body()
+    answer = HumanInTheLoopForm.response.model_validate(
+        {"response": {"email": "a@b.c"}, "request_id": "r", "request_event": asked.payload()}
+    )
+    assert answer.response == Contact(email="a@b.c")
+    raw = HumanInTheLoopForm.invoke("Who?", schema={"type": "object"})
+    plain = HumanInTheLoopForm.response.model_validate(
+        {"response": {"x": 1}, "request_id": "r", "request_event": raw.payload()}
+    )
+    assert plain.response == {"x": 1}
+    with pytest.raises(UsageError, match="unknown field"):
+        HumanInTheLoopForm.invoke("Who?", schema=Contact, colour="red")

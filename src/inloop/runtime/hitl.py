@@ -165,9 +165,37 @@ class HumanInTheLoopChoiceResponseEvent(HumanInTheLoopResponseEvent):
 class HumanInTheLoopFormRequestEvent(HumanInTheLoopRequestEvent):
     kind: ClassVar[Kind] = Kind.FORM
 
+    #: ``module:Class`` of the pydantic model given as the schema, to type the answer.
+    response_model: str | None = None
+
 
 class HumanInTheLoopFormResponseEvent(HumanInTheLoopResponseEvent):
     response: Any = None
+
+    @model_validator(mode="after")
+    def _typed_answer(self) -> HumanInTheLoopFormResponseEvent:
+        asked = self.request_event
+        path = getattr(asked, "response_model", None)
+        if isinstance(self.response, dict) and path:
+            model = _importable(path)
+            if model is not None:
+                self.response = model.model_validate(self.response)
+        return self
+
+
+def _importable(path: str) -> type[BaseModel] | None:
+    """The model at ``module:Qualname``, or None where this process cannot import it (the
+    answer then stays JSON; a ``model =`` subclass types it everywhere)."""
+    import importlib
+
+    module_name, _, qualname = path.partition(":")
+    try:
+        found: Any = importlib.import_module(module_name)
+        for part in qualname.split("."):
+            found = getattr(found, part)
+    except (ImportError, AttributeError):
+        return None
+    return found if isinstance(found, type) and issubclass(found, BaseModel) else None
 
 
 def pair(request: type[HumanInTheLoopRequestEvent], response: type[Any]) -> None:
@@ -314,8 +342,13 @@ class HumanInTheLoopForm(HumanInTheLoop):
                 f"{cls.__name__}.invoke() needs a schema: a pydantic model or a JSON Schema"
             )
         if isinstance(schema, type) and issubclass(schema, BaseModel):
+            if "<locals>" not in schema.__qualname__ and cls.model is None:
+                fields["response_model"] = f"{schema.__module__}:{schema.__qualname__}"
             schema = schema.model_json_schema()
-        return super().invoke(question, response_schema=schema, **fields)
+        unknown = sorted(set(fields) - set(REQUEST_FIELDS) - {"response_model"})
+        if unknown:
+            return super().invoke(question, response_schema=schema, **fields)  # says which
+        return cls.request(question=question, response_schema=schema, **fields)
 
 
 for _pair in (
