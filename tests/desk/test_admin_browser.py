@@ -79,9 +79,10 @@ def seed(url: str, now: datetime) -> None:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+def server(
+    databases: Databases, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerProcess]:
     workdir = tmp_path_factory.mktemp("admin-browser")
-    databases = Databases(workdir)
     url = databases.sqlite(workdir / "inloop.db")
     process = ServerProcess(url, workdir).start()
     with process.client() as api:

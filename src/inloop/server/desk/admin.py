@@ -37,7 +37,8 @@ def _problem(exc: DomainError | ValidationError) -> tuple[str, str | None, int]:
     if isinstance(exc, ValidationError):
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"]) or None
-        return f"{field}: {first['msg']}" if field else first["msg"], field, 422
+        message = str(first["msg"]).removeprefix("Value error, ")
+        return f"{field}: {message}" if field else message, field, 422
     status = {"not_found": 404, "already_exists": 409, "conflict": 409}.get(exc.code, 422)
     if exc.code in ("forbidden", "missing_scope"):
         status = 403
