@@ -78,3 +78,37 @@ def signature_ok(secret: str, got: Received) -> bool:
     when = datetime.fromtimestamp(int(got.headers["webhook-timestamp"]), UTC)
     expected = Webhook(secret).sign(got.headers["webhook-id"], when, got.body.decode())
     return expected in got.headers["webhook-signature"].split()
+
+
+class SlackApi:
+    """Answers as Slack's Web API does (``{"ok": true, ...}``), numbering message ts."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.errors: dict[str, str] = {}  # method -> the error Slack answers with
+
+    def __call__(self, got: Received) -> Response:
+        method = got.path.rsplit("/", 1)[-1]
+        if method in self.errors:
+            return JSONResponse({"ok": False, "error": self.errors[method]})
+        body = got.json() if got.body else {}
+        if method == "chat.postMessage":
+            self.count += 1
+            channel = body["channel"]
+            channel = "D" + channel[1:] if channel.startswith("U") else channel
+            return JSONResponse(
+                {"ok": True, "channel": channel, "ts": f"1767600000.{self.count:06d}"}
+            )
+        if method == "chat.update":
+            return JSONResponse({"ok": True, "channel": body["channel"], "ts": body["ts"]})
+        return JSONResponse({"ok": True})
+
+
+def slack_signed(secret: str, body: bytes, when: float) -> dict[str, str]:
+    """The headers Slack signs a callback with (v0 HMAC-SHA256 of v0:ts:body)."""
+    import hashlib
+    import hmac
+
+    stamp = str(int(when))
+    digest = hmac.new(secret.encode(), f"v0:{stamp}:".encode() + body, hashlib.sha256).hexdigest()
+    return {"X-Slack-Request-Timestamp": stamp, "X-Slack-Signature": f"v0={digest}"}

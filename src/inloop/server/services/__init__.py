@@ -10,6 +10,7 @@ from pathlib import Path
 from inloop.domain.durations import parse_duration
 from inloop.server.config import Settings
 from inloop.server.secrets import Keyring, default_key_file
+from inloop.server.services.answer_codes import AnswerCodes, card_extras
 from inloop.server.services.assignment import AssignmentService
 from inloop.server.services.channels import ChannelService
 from inloop.server.services.clock import Clock, SystemClock
@@ -18,12 +19,14 @@ from inloop.server.services.desk import DeskService
 from inloop.server.services.dispatcher import Dispatcher, DispatchSettings
 from inloop.server.services.hub import Hub
 from inloop.server.services.identity import IdentityService
+from inloop.server.services.inbound import Inbound
 from inloop.server.services.lifecycle import Lifecycle, Policy
 from inloop.server.services.notifications import Notifier
 from inloop.server.services.requests import RequestService
 from inloop.server.services.runs import RunService
 from inloop.server.services.scheduler import Scheduler
 from inloop.server.services.sessions import SessionService
+from inloop.server.services.slack_inbound import SlackInbound
 from inloop.server.services.stats import StatsService
 from inloop.server.store.database import Database
 from inloop.server.store.engine import make_engine
@@ -49,6 +52,9 @@ class Services:
     deliveries: DeliveryService
     dispatcher: Dispatcher
     notifier: Notifier
+    codes: AnswerCodes
+    inbound: Inbound
+    slack_inbound: SlackInbound
 
     def close(self) -> None:
         self.db.dispose()
@@ -78,7 +84,16 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         db, clock, channels, base_url=settings.base_url, settings=_dispatch(settings)
     )
     deliveries.wake = dispatcher.wake
-    notifier = Notifier(channels, deliveries)
+    codes = AnswerCodes(keyring, base_url=settings.base_url)
+    dispatcher.answer_extras = lambda claimed: card_extras(
+        codes,
+        claimed.payload,
+        claimed.delivery.kind,
+        request_id=claimed.delivery.request_id,
+        handle=claimed.delivery.user,
+    )
+    notifier = Notifier(channels, deliveries, codes)
+    inbound = Inbound(db, clock, channels, requests, deliveries, codes)
     db.before_commit.append(notifier.before_commit)
     return Services(
         settings=settings,
@@ -98,6 +113,9 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         deliveries=deliveries,
         dispatcher=dispatcher,
         notifier=notifier,
+        codes=codes,
+        inbound=inbound,
+        slack_inbound=SlackInbound(inbound),
     )
 
 
