@@ -112,3 +112,60 @@ def slack_signed(secret: str, body: bytes, when: float) -> dict[str, str]:
     stamp = str(int(when))
     digest = hmac.new(secret.encode(), f"v0:{stamp}:".encode() + body, hashlib.sha256).hexdigest()
     return {"X-Slack-Request-Timestamp": stamp, "X-Slack-Signature": f"v0={digest}"}
+
+
+class BotConnector:
+    """The Bot Framework's side: the token endpoint, the connector's conversations and
+    activities, and the OpenID metadata and keys that incoming tokens are signed with."""
+
+    def __init__(self, base_url: str) -> None:
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
+        self.base_url = base_url
+        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.kid = "test-key-1"
+        self.endorsements = ["msteams"]
+        self.count = 0
+
+    def jwk(self) -> dict[str, Any]:
+        import json
+
+        from jwt.algorithms import RSAAlgorithm
+
+        public = json.loads(RSAAlgorithm.to_jwk(self.key.public_key()))
+        return {**public, "kid": self.kid, "use": "sig", "endorsements": self.endorsements}
+
+    def token(
+        self, app_id: str, service_url: str, *, now: float, key: Any = None, **claims: Any
+    ) -> str:
+        """A token as the Bot Connector signs one for an activity sent to the bot."""
+        import jwt
+
+        body = {"iss": "https://api.botframework.com", "aud": app_id, "exp": int(now) + 3600,
+                "nbf": int(now) - 10, "serviceurl": service_url, **claims}  # fmt: skip
+        return jwt.encode(body, key or self.key, algorithm="RS256", headers={"kid": self.kid})
+
+    def __call__(self, got: Received) -> Response:
+        path = got.path
+        if path.endswith("/openidconfiguration"):
+            return JSONResponse({"issuer": "https://api.botframework.com",
+                                 "jwks_uri": f"{self.base_url}/botframework/v1/.well-known/keys"})  # fmt: skip
+        if path.endswith("/.well-known/keys"):
+            return JSONResponse({"keys": [self.jwk()]})
+        if path.endswith("/oauth2/v2.0/token"):
+            return JSONResponse({"token_type": "Bearer", "expires_in": 3599,
+                                 "access_token": "bot-access-token"})  # fmt: skip
+        if path.endswith("/v3/conversations") and got.method == "POST":
+            self.count += 1
+            body = got.json()
+            if body.get("isGroup"):
+                channel = body["channelData"]["channel"]["id"]
+                return JSONResponse({"id": f"{channel};messageid=17000000000{self.count:02d}",
+                                     "activityId": f"17000000000{self.count:02d}"}, 201)  # fmt: skip
+            return JSONResponse({"id": f"a:1chat{self.count}"}, 201)
+        if "/activities" in path and got.method == "POST":
+            self.count += 1
+            return JSONResponse({"id": f"17000000000{self.count:02d}"}, 201)
+        if "/activities/" in path and got.method == "PUT":
+            return JSONResponse({"id": path.rsplit("/", 1)[-1]})
+        return JSONResponse({"error": {"code": "NotFound"}}, 404)

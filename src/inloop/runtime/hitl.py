@@ -43,6 +43,7 @@ REQUEST_FIELDS = (
     "assignment",
     "approvals",
     "quorum",
+    "channels",
 )
 _ANSWERED = {Resolution.RESPONDED, Resolution.AUTO_APPROVED, Resolution.AUTO_REJECTED}
 
@@ -73,6 +74,7 @@ class HumanInTheLoopRequestEvent(ControlEvent):
     assignment: dict[str, Any] | None = None
     approvals: list[dict[str, Any]] | None = None
     quorum: dict[str, Any] | None = None
+    channels: list[Any] | None = None
 
     @model_validator(mode="after")
     def _valid_request(self) -> HumanInTheLoopRequestEvent:
@@ -116,6 +118,7 @@ class HumanInTheLoopResponseEvent(Event):
     resolved_at: datetime | None = None
     comment: str | None = None
     request_event: HumanInTheLoopRequestEvent | None = None
+    responded_via: dict[str, Any] | None = None
 
     @field_validator("request_event", mode="before")
     @classmethod

@@ -22,6 +22,14 @@ async def slack_interactions(name: str, request: Request, services: ServicesDep)
     return JSONResponse(answer) if answer else Response(status_code=200)
 
 
+@router.post("/teams/{name}/messages")
+async def teams_messages(name: str, request: Request, services: ServicesDep) -> Response:
+    """The bot's messaging endpoint: activities from the Bot Connector."""
+    body = await request.body()
+    answer = await services.teams_inbound.activity(name, body, request.headers)
+    return JSONResponse(answer) if answer else Response(status_code=200)
+
+
 @router.post("/slack/{name}/events")
 async def slack_events(name: str, request: Request, services: ServicesDep) -> Response:
     """Slack's Events API Request URL: replies in a notice's thread."""

@@ -11,6 +11,7 @@ from inloop.domain.channels import CONFIGS, ChannelKind
 from inloop.server.channels.base import Adapter, DeliveryError, Outgoing, Sent
 from inloop.server.channels.render import Card
 from inloop.server.channels.slack import SlackAdapter
+from inloop.server.channels.teams import TeamsAdapter
 from inloop.server.channels.webhook import WebhookAdapter
 
 __all__ = ["Adapter", "Card", "DeliveryError", "Outgoing", "Sent", "build_adapter"]
@@ -29,4 +30,6 @@ def build_adapter(
         return WebhookAdapter.of(settings, secrets, http)  # type: ignore[arg-type]
     if kind == ChannelKind.SLACK:
         return SlackAdapter(settings, secrets)  # type: ignore[arg-type]
+    if kind == ChannelKind.TEAMS:
+        return TeamsAdapter(settings, secrets, http, state)  # type: ignore[arg-type]
     raise DeliveryError(f"the {kind.value} channel cannot send yet", retryable=False)

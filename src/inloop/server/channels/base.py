@@ -69,6 +69,7 @@ class Outgoing:
     message: dict[str, Any] | None = None
     event: dict[str, Any] | None = None
     previous: dict[str, Any] | None = None
+    target: dict[str, Any] | None = None  # a request's own destination (tenant, bot...)
 
 
 class Adapter(Protocol):

@@ -28,6 +28,7 @@ from inloop.server.services.scheduler import Scheduler
 from inloop.server.services.sessions import SessionService
 from inloop.server.services.slack_inbound import SlackInbound
 from inloop.server.services.stats import StatsService
+from inloop.server.services.teams_inbound import TeamsInbound
 from inloop.server.store.database import Database
 from inloop.server.store.engine import make_engine
 
@@ -55,6 +56,7 @@ class Services:
     codes: AnswerCodes
     inbound: Inbound
     slack_inbound: SlackInbound
+    teams_inbound: TeamsInbound
 
     def close(self) -> None:
         self.db.dispose()
@@ -116,6 +118,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         codes=codes,
         inbound=inbound,
         slack_inbound=SlackInbound(inbound),
+        teams_inbound=TeamsInbound(inbound),
     )
 
 

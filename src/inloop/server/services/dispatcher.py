@@ -260,7 +260,7 @@ class Dispatcher:
                 reason=str(payload.get("reason", "created")),
                 **self.answer_extras(item),
             )
-            return replace(base, card=card, previous=previous)
+            return replace(base, card=card, previous=previous, target=payload.get("target"))
         return replace(base, message=payload.get("message"))
 
     def _adapter(self, channel: str, ctx: _Context, http: httpx.AsyncClient) -> Adapter:

@@ -160,7 +160,9 @@ class Inbound:
     def _principal(
         self, conn: Connection, record: ChannelRecord, sender: Sender, handle: str | None
     ) -> Principal | Refused:
-        handle = handle or channel_sql.user_at(conn, record.id, sender.address)
+        for address in (sender.address, *sender.platform_ids):
+            if handle is None and address:
+                handle = channel_sql.user_at(conn, record.id, address)
         if handle is None:
             return Refused(
                 f"your {record.kind.value} account ({sender.address}) is not linked to an "
