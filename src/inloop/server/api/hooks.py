@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from inloop.server.api.deps import ServicesDep
+from inloop.server.api.deps import ServicesDep, json
 
 router = APIRouter(prefix="/hooks", tags=["channel callbacks"])
 
@@ -28,6 +28,23 @@ async def teams_messages(name: str, request: Request, services: ServicesDep) -> 
     body = await request.body()
     answer = await services.teams_inbound.activity(name, body, request.headers)
     return JSONResponse(answer) if answer else Response(status_code=200)
+
+
+@router.post("/sms/{name}")
+async def sms_incoming(name: str, request: Request, services: ServicesDep) -> Response:
+    """Twilio's webhook for incoming messages (answers with TwiML)."""
+    form = await request.form()
+    params = {k: str(v) for k, v in form.items()}
+    path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    twiml = await services.sms_inbound.message(name, path, params, request.headers)
+    return Response(twiml, media_type="application/xml")
+
+
+@router.post("/webhook/{name}")
+async def webhook_answer(name: str, request: Request, services: ServicesDep) -> Response:
+    """A signed answer from the system behind a webhook channel: the request, answered."""
+    body = await request.body()
+    return json(await services.webhook_inbound.receive(name, body, request.headers))
 
 
 @router.post("/slack/{name}/events")

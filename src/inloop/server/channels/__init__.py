@@ -9,8 +9,10 @@ import httpx
 
 from inloop.domain.channels import CONFIGS, ChannelKind
 from inloop.server.channels.base import Adapter, DeliveryError, Outgoing, Sent
+from inloop.server.channels.email import EmailAdapter
 from inloop.server.channels.render import Card
 from inloop.server.channels.slack import SlackAdapter
+from inloop.server.channels.sms import SmsAdapter
 from inloop.server.channels.teams import TeamsAdapter
 from inloop.server.channels.webhook import WebhookAdapter
 
@@ -32,4 +34,8 @@ def build_adapter(
         return SlackAdapter(settings, secrets)  # type: ignore[arg-type]
     if kind == ChannelKind.TEAMS:
         return TeamsAdapter(settings, secrets, http, state)  # type: ignore[arg-type]
+    if kind == ChannelKind.EMAIL:
+        return EmailAdapter(settings, secrets)  # type: ignore[arg-type]
+    if kind == ChannelKind.SMS:
+        return SmsAdapter(settings, secrets, http)  # type: ignore[arg-type]
     raise DeliveryError(f"the {kind.value} channel cannot send yet", retryable=False)

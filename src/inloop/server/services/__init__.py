@@ -17,6 +17,7 @@ from inloop.server.services.clock import Clock, SystemClock
 from inloop.server.services.deliveries import DeliveryService
 from inloop.server.services.desk import DeskService
 from inloop.server.services.dispatcher import Dispatcher, DispatchSettings
+from inloop.server.services.email_inbound import EmailInbound
 from inloop.server.services.hub import Hub
 from inloop.server.services.identity import IdentityService
 from inloop.server.services.inbound import Inbound
@@ -27,8 +28,10 @@ from inloop.server.services.runs import RunService
 from inloop.server.services.scheduler import Scheduler
 from inloop.server.services.sessions import SessionService
 from inloop.server.services.slack_inbound import SlackInbound
+from inloop.server.services.sms_inbound import SmsInbound
 from inloop.server.services.stats import StatsService
 from inloop.server.services.teams_inbound import TeamsInbound
+from inloop.server.services.webhook_inbound import WebhookInbound
 from inloop.server.store.database import Database
 from inloop.server.store.engine import make_engine
 
@@ -57,6 +60,9 @@ class Services:
     inbound: Inbound
     slack_inbound: SlackInbound
     teams_inbound: TeamsInbound
+    sms_inbound: SmsInbound
+    email_inbound: EmailInbound
+    webhook_inbound: WebhookInbound
 
     def close(self) -> None:
         self.db.dispose()
@@ -119,6 +125,9 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         inbound=inbound,
         slack_inbound=SlackInbound(inbound),
         teams_inbound=TeamsInbound(inbound),
+        sms_inbound=SmsInbound(inbound, settings.base_url),
+        email_inbound=EmailInbound(inbound),
+        webhook_inbound=WebhookInbound(inbound),
     )
 
 

@@ -71,7 +71,7 @@ class AnswerCodes:
             "exp": int(expires_at.timestamp()),
         }
         token = jwt.encode(claims, self.keyring.signing_keys(PURPOSE)[0], algorithm="HS256")
-        return f"{self.base_url}/answer/{token}"
+        return f"{self.base_url}/desk/answer/{token}"
 
     def read_link(self, token: str, now: datetime) -> dict[str, Any]:
         """The claims of a link's token; AuthenticationError if forged or expired."""

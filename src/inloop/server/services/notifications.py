@@ -120,7 +120,9 @@ class Notifier:
         for events, request in latest.values():
             trigger = next((e for e in reversed(events) if e.type in NOTICE_EVENTS), None)
             if request.is_open and trigger is not None:
-                rows += self._notices(tx, human, request, trigger, codes)
+                new = any(e.type == EventType.CREATED for e in events)
+                reason = EventType.CREATED.value if new else trigger.type.value
+                rows += self._notices(tx, human, request, trigger, reason, codes)
         if closed:
             rows += self._updates(tx, human, closed)
         inserted = self.deliveries.enqueue_rows(tx, rows)
@@ -132,6 +134,7 @@ class Notifier:
         human: list[ChannelRecord],
         request: Request,
         trigger: Event,
+        reason: str,
         codes: dict[str, dict[str, Any]],
     ) -> list[dict[str, Any]]:
         chosen, targets = _choice(human, request.channels)
@@ -151,7 +154,7 @@ class Notifier:
         for reach in channel_sql.reach(tx.conn, refs, list(by_id)):
             record = by_id[reach.channel_id]
             key = f"n:{request.id}:{round_}:{reach.handle}:{record.name}"
-            payload: dict[str, Any] = {"reason": trigger.type.value}
+            payload: dict[str, Any] = {"reason": reason}
             if record.kind in (ChannelKind.EMAIL, ChannelKind.SMS):
                 ttl_name = "link_ttl" if record.kind == ChannelKind.EMAIL else "code_ttl"
                 row = self.codes.new_row(
@@ -193,7 +196,7 @@ class Notifier:
                         now=now,
                         address=target.to,
                         payload={
-                            "reason": trigger.type.value,
+                            "reason": reason,
                             "target": target.model_dump(exclude_none=True),
                         },
                         request_id=request.id,
