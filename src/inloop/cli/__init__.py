@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from inloop._version import __version__
-from inloop.cli import identity, passwords, requests, runs
+from inloop.cli import channels, identity, passwords, requests, runs
 from inloop.cli._context import Settings
 from inloop.cli.ask import ask
 from inloop.cli.server import register
@@ -62,6 +62,8 @@ identity.users.command("password")(passwords.password)
 app.add_typer(identity.users, name="users")
 app.add_typer(identity.teams, name="teams")
 app.add_typer(identity.keys, name="keys")
+app.add_typer(channels.channels, name="channels")
+app.add_typer(channels.deliveries, name="deliveries")
 register(app)
 
 

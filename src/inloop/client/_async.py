@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from inloop.client import _calls as calls
 from inloop.client._base import DEFAULT_TIMEOUT, BaseClient, CreateOptions, RequestFilters
+from inloop.client._channels import AsyncChannels
 from inloop.client._identity import AsyncIdentity
 from inloop.client._routing import AsyncRouting
 from inloop.client._runs import AsyncRuns
@@ -22,7 +23,7 @@ from inloop.models import Answer, Event, Health, Kind, Option, Page, Priority, R
 T = TypeVar("T")
 
 
-class AsyncClient(AsyncRouting, AsyncIdentity, BaseClient):
+class AsyncClient(AsyncRouting, AsyncIdentity, AsyncChannels, BaseClient):
     """Talks to an Inloop server without blocking the event loop; see ``Client``.
 
     Close it with ``await client.close()``, or use it as an async context manager.
@@ -92,6 +93,7 @@ class AsyncClient(AsyncRouting, AsyncIdentity, BaseClient):
         callback_url: str | None = None,
         idempotency_key: str | None = None,
         payload: Mapping[str, Any] | None = None,
+        channels: Sequence[str | Mapping[str, Any]] | None = None,
     ) -> Request:
         """Ask a question; returns the pending request at once. Only given fields are sent.
 
@@ -99,7 +101,9 @@ class AsyncClient(AsyncRouting, AsyncIdentity, BaseClient):
         ``idempotency_key``, a retried create returns the first request instead of a second.
         ``approvals`` (levels), ``quorum`` and ``assignment`` are described in docs/routing.md.
         ``payload`` (a JSON object) is the proposed action, which an answer of modify or
-        edit sends back changed as ``request.edited``.
+        edit sends back changed as ``request.edited``. ``channels`` says where people are
+        told (docs/channels.md): channel names, or destinations such as
+        ``{"channel": "slack", "to": "C0123456789"}``; ``[]`` for the desk only.
         """
         fields = {k: v for k, v in locals().items() if k not in ("self", "prompt")}
         del fields["idempotency_key"]

@@ -62,6 +62,7 @@ class CreateOptions(TypedDict, total=False):
     callback_url: str | None
     idempotency_key: str | None
     payload: Mapping[str, Any] | None
+    channels: Sequence[str | Mapping[str, Any]] | None
 
 
 class RequestFilters(TypedDict, total=False):

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from inloop.client import _calls as calls
 from inloop.client._base import DEFAULT_TIMEOUT, BaseClient, CreateOptions, RequestFilters
+from inloop.client._channels import SyncChannels
 from inloop.client._identity import SyncIdentity
 from inloop.client._routing import SyncRouting
 from inloop.client._runs import Runs
@@ -22,7 +23,7 @@ from inloop.models import Answer, Event, Health, Kind, Option, Page, Priority, R
 T = TypeVar("T")
 
 
-class Client(SyncRouting, SyncIdentity, BaseClient):
+class Client(SyncRouting, SyncIdentity, SyncChannels, BaseClient):
     """Talks to an Inloop server. ``base_url`` defaults to ``$INLOOP_URL``, ``token`` to
     ``$INLOOP_TOKEN``. Close it, or use it as a context manager."""
 
@@ -88,6 +89,7 @@ class Client(SyncRouting, SyncIdentity, BaseClient):
         callback_url: str | None = None,
         idempotency_key: str | None = None,
         payload: Mapping[str, Any] | None = None,
+        channels: Sequence[str | Mapping[str, Any]] | None = None,
     ) -> Request:
         """Ask a question; returns the pending request at once. Only given fields are sent.
 
@@ -95,7 +97,9 @@ class Client(SyncRouting, SyncIdentity, BaseClient):
         ``idempotency_key``, a retried create returns the first request instead of a second.
         ``approvals`` (levels), ``quorum`` and ``assignment`` are described in docs/routing.md.
         ``payload`` (a JSON object) is the proposed action, which an answer of modify or
-        edit sends back changed as ``request.edited``.
+        edit sends back changed as ``request.edited``. ``channels`` says where people are
+        told (docs/channels.md): channel names, or destinations such as
+        ``{"channel": "slack", "to": "C0123456789"}``; ``[]`` for the desk only.
         """
         fields = {k: v for k, v in locals().items() if k not in ("self", "prompt")}
         del fields["idempotency_key"]

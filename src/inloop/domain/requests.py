@@ -18,6 +18,7 @@ from pydantic import (
     model_validator,
 )
 
+from inloop.domain.channels import ChannelChoice
 from inloop.domain.durations import parse_duration
 from inloop.domain.enums import EventType, Kind, Priority, Resolution, Status
 from inloop.domain.errors import InvalidError
@@ -78,6 +79,13 @@ class NewRequest(BaseModel):
         default=None,
         description="The proposed action, e.g. {'function': 'send_email', 'arguments': {...}}; "
         "an answer of modify or edit sends it back changed, as 'edited'.",
+    )
+    channels: list[ChannelChoice] | None = Field(
+        default=None,
+        max_length=20,
+        description="Where people are told, by channel name (['slack', 'email']: only there; "
+        "[]: the desk only), and destinations of their own ({'channel': 'slack', 'to': "
+        "'C0123456789'}). Left out: each person on the channels they chose.",
     )
 
     @field_validator("prompt")
@@ -322,6 +330,14 @@ class Request(BaseModel):
     edited: dict[str, Any] | None = Field(
         default=None, description="The payload as the human edited it (answer modify or edit)."
     )
+    channels: list[Any] | None = Field(
+        default=None, description="Where people are told (see NewRequest.channels)."
+    )
+    responded_via: dict[str, Any] | None = Field(
+        default=None,
+        description="Where the answer came from: {'channel': 'slack', 'user_id': ..., "
+        "'user_name': ...}; null for the API.",
+    )
 
     @property
     def is_open(self) -> bool:
@@ -353,7 +369,7 @@ def new_record(
     assert new.kind is not None and new.title is not None  # set by NewRequest's validator
     data = new.model_dump(exclude={"callback_url"})
     # Assignee and escalation are stored as given: without the defaults of unset keys.
-    data.update(new.model_dump(include={"assignee", "escalation"}, exclude_none=True))
+    data.update(new.model_dump(include={"assignee", "escalation", "channels"}, exclude_none=True))
     request = Request(
         **data,
         id=id,

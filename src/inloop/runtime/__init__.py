@@ -6,6 +6,14 @@ the steps it was running, which run again in whichever worker serves the agent n
 
 from inloop.domain.runs import Run, RunEvent, RunStatus, RunTimeline
 from inloop.runtime.agent import Agent, RunCancelledError, RunFailedError, RunHandle
+from inloop.runtime.bitl import (
+    BotInTheLoop,
+    BotInTheLoopRequestEvent,
+    BotInTheLoopResponderInfo,
+    BotInTheLoopResponseEvent,
+    SlackConfig,
+    TeamsConfig,
+)
 from inloop.runtime.context import Context
 from inloop.runtime.events import (
     ControlEvent,
@@ -48,6 +56,10 @@ __all__ = [
     "Agent",
     "AgentDefinitionError",
     "AgentEvent",
+    "BotInTheLoop",
+    "BotInTheLoopRequestEvent",
+    "BotInTheLoopResponderInfo",
+    "BotInTheLoopResponseEvent",
     "Context",
     "ControlEvent",
     "DisplayEvent",
@@ -80,8 +92,10 @@ __all__ = [
     "RunHandle",
     "RunStatus",
     "RunTimeline",
+    "SlackConfig",
     "StartEvent",
     "StopEvent",
+    "TeamsConfig",
     "UserMessageEvent",
     "Worker",
     "step",

@@ -46,6 +46,7 @@ REQUEST_FIELDS = (
     "quorum",
     "payload",
     "callback_url",
+    "channels",
 )
 _ANSWERED = {Resolution.RESPONDED, Resolution.AUTO_APPROVED, Resolution.AUTO_REJECTED}
 
@@ -81,6 +82,7 @@ class HumanInTheLoopRequestEvent(ControlEvent, DisplayEvent):
     quorum: dict[str, Any] | None = None
     payload: dict[str, Any] | None = None
     callback_url: str | None = None
+    channels: list[Any] | None = None
 
     @model_validator(mode="after")
     def _valid_request(self) -> HumanInTheLoopRequestEvent:
@@ -126,6 +128,7 @@ class HumanInTheLoopResponseEvent(Event):
     comment: str | None = None
     edited: dict[str, Any] | None = None
     request_event: HumanInTheLoopRequestEvent | None = None
+    responded_via: dict[str, Any] | None = None
 
     @field_validator("request_event", mode="before")
     @classmethod

@@ -11,6 +11,9 @@ from fastapi.responses import Response
 from inloop._version import __version__
 from inloop.server import desk
 from inloop.server.api import assignment, errors, events, identity, requests, runs
+from inloop.server.api import channels as channels_api
+from inloop.server.api import deliveries as deliveries_api
+from inloop.server.api import hooks as hooks_api
 from inloop.server.api import stats as stats_api
 from inloop.server.api.deps import ServicesDep, json
 from inloop.server.api.limits import BodyLimit
@@ -32,9 +35,11 @@ def create_app(
         if relay is not None:
             await relay.start()
         await services.scheduler.start()
+        await services.dispatcher.start()
         try:
             yield
         finally:
+            await services.dispatcher.stop()
             await services.scheduler.stop()
             if relay is not None:
                 await relay.stop()
@@ -57,6 +62,9 @@ def create_app(
     app.include_router(runs.router)
     app.include_router(desk.passwords_api)
     app.include_router(stats_api.router)
+    app.include_router(channels_api.router)
+    app.include_router(deliveries_api.router)
+    app.include_router(hooks_api.router)
 
     @app.get("/healthz", tags=["health"])
     async def healthz(services: ServicesDep) -> Response:

@@ -25,6 +25,16 @@ class Settings:
     away_after: str = "15m"
     offline_grace: str = "5m"
     scheduler_batch: int = 500
+    # Channels and deliveries (docs/channels.md).
+    public_base_url: str | None = None  # INLOOP_PUBLIC_URL: links in messages, callbacks
+    secret_key: str | None = None
+    secret_key_file: str | None = None
+    delivery_max_attempts: int = 12
+    delivery_backoff: str = "15s"
+    delivery_backoff_cap: str = "2h"
+    delivery_batch: int = 100
+    delivery_concurrency: int = 32
+    delivery_lease: str = "2m"
 
     @classmethod
     def from_env(
@@ -43,13 +53,28 @@ class Settings:
             away_after=env.get("INLOOP_AWAY_AFTER", "15m"),
             offline_grace=env.get("INLOOP_OFFLINE_GRACE", "5m"),
             scheduler_batch=int(env.get("INLOOP_SCHEDULER_BATCH", "500")),
+            public_base_url=env.get("INLOOP_PUBLIC_URL") or None,
+            secret_key=env.get("INLOOP_SECRET_KEY") or None,
+            secret_key_file=env.get("INLOOP_SECRET_KEY_FILE") or None,
+            delivery_max_attempts=int(env.get("INLOOP_DELIVERY_MAX_ATTEMPTS", "12")),
+            delivery_backoff=env.get("INLOOP_DELIVERY_BACKOFF", "15s"),
+            delivery_backoff_cap=env.get("INLOOP_DELIVERY_BACKOFF_CAP", "2h"),
+            delivery_batch=int(env.get("INLOOP_DELIVERY_BATCH", "100")),
+            delivery_concurrency=int(env.get("INLOOP_DELIVERY_CONCURRENCY", "32")),
+            delivery_lease=env.get("INLOOP_DELIVERY_LEASE", "2m"),
         )
 
     def __post_init__(self) -> None:
         from inloop.domain.durations import parse_duration
         from inloop.domain.specs import REF
 
-        for name in ("away_after", "offline_grace"):
+        for name in (
+            "away_after",
+            "offline_grace",
+            "delivery_backoff",
+            "delivery_backoff_cap",
+            "delivery_lease",
+        ):
             try:
                 parse_duration(getattr(self, name))
             except ValueError as exc:
@@ -68,11 +93,24 @@ class Settings:
             )
         if self.scheduler_batch < 1:
             raise ValueError("INLOOP_SCHEDULER_BATCH must be at least 1")
+        for name in ("delivery_max_attempts", "delivery_batch", "delivery_concurrency"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"INLOOP_{name.upper()} must be at least 1")
+        if self.public_base_url is not None and not self.public_base_url.startswith(
+            ("http://", "https://")
+        ):
+            raise ValueError("INLOOP_PUBLIC_URL must start with http:// or https://")
 
     @property
     def public_url(self) -> str:
         host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host  # noqa: S104
         return f"http://{host}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        """Where people and platforms reach this server: INLOOP_PUBLIC_URL, else the
+        address it listens on."""
+        return (self.public_base_url or self.public_url).rstrip("/")
 
     @property
     def safe_database_url(self) -> str:

@@ -18,6 +18,7 @@ from inloop.domain.errors import (
     NotFoundError,
     PermissionDeniedError,
 )
+from inloop.server.secrets import SecretKeyError
 
 log = logging.getLogger("inloop.server")
 
@@ -38,6 +39,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _domain)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation)  # type: ignore[arg-type]
     app.add_exception_handler(HTTPException, _http)  # type: ignore[arg-type]
+    app.add_exception_handler(SecretKeyError, _secret_key)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _unexpected)
 
 
@@ -103,6 +105,13 @@ async def _http(_: Request, exc: HTTPException) -> JSONResponse:
         ),
     }.get(exc.status_code, ("http_error", str(exc.detail)))
     return JSONResponse(error_body(code, message), exc.status_code, headers=exc.headers)
+
+
+async def _secret_key(_: Request, exc: SecretKeyError) -> JSONResponse:
+    # The server's own configuration (INLOOP_SECRET_KEY), not the caller's input; the
+    # message names the setting, never a secret.
+    log.error("server key: %s", exc)
+    return JSONResponse(error_body("secret_key", str(exc)), 503)
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -122,6 +122,7 @@ async def respond(
         fields["response"],
         comment=_text(fields, "comment"),
         edited=fields.get("edited"),
+        via={"channel": "desk"},
     )
     return _done(request, fields, answered)
 

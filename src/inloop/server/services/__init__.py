@@ -5,20 +5,33 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 from inloop.domain.durations import parse_duration
 from inloop.server.config import Settings
+from inloop.server.secrets import Keyring, default_key_file
+from inloop.server.services.answer_codes import AnswerCodes, card_extras
 from inloop.server.services.assignment import AssignmentService
+from inloop.server.services.channels import ChannelService
 from inloop.server.services.clock import Clock, SystemClock
+from inloop.server.services.deliveries import DeliveryService
 from inloop.server.services.desk import DeskService
+from inloop.server.services.dispatcher import Dispatcher, DispatchSettings
+from inloop.server.services.email_inbound import EmailInbound
 from inloop.server.services.hub import Hub
 from inloop.server.services.identity import IdentityService
+from inloop.server.services.inbound import Inbound
 from inloop.server.services.lifecycle import Lifecycle, Policy
+from inloop.server.services.notifications import Notifier
 from inloop.server.services.requests import RequestService
 from inloop.server.services.runs import RunService
 from inloop.server.services.scheduler import Scheduler
 from inloop.server.services.sessions import SessionService
+from inloop.server.services.slack_inbound import SlackInbound
+from inloop.server.services.sms_inbound import SmsInbound
 from inloop.server.services.stats import StatsService
+from inloop.server.services.teams_inbound import TeamsInbound
+from inloop.server.services.webhook_inbound import WebhookInbound
 from inloop.server.store.database import Database
 from inloop.server.store.engine import make_engine
 
@@ -37,6 +50,19 @@ class Services:
     sessions: SessionService
     desk: DeskService
     stats: StatsService
+    # channels and deliveries (issue 8)
+    keyring: Keyring
+    channels: ChannelService
+    deliveries: DeliveryService
+    dispatcher: Dispatcher
+    notifier: Notifier
+    codes: AnswerCodes
+    inbound: Inbound
+    slack_inbound: SlackInbound
+    teams_inbound: TeamsInbound
+    sms_inbound: SmsInbound
+    email_inbound: EmailInbound
+    webhook_inbound: WebhookInbound
 
     def close(self) -> None:
         self.db.dispose()
@@ -56,6 +82,27 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     )
     lifecycle = Lifecycle(policy)
     requests = RequestService(db, clock, hub, lifecycle)
+    keyring = Keyring(
+        settings.secret_key,
+        key_file=Path(settings.secret_key_file or default_key_file(settings.database_url)),
+    )
+    channels = ChannelService(db, clock, keyring, base_url=settings.base_url)
+    deliveries = DeliveryService(db, clock, channels, keyring)
+    dispatcher = Dispatcher(
+        db, clock, channels, base_url=settings.base_url, settings=_dispatch(settings)
+    )
+    deliveries.wake = dispatcher.wake
+    codes = AnswerCodes(keyring, base_url=settings.base_url)
+    dispatcher.answer_extras = lambda claimed: card_extras(
+        codes,
+        claimed.payload,
+        claimed.delivery.kind,
+        request_id=claimed.delivery.request_id,
+        handle=claimed.delivery.user,
+    )
+    notifier = Notifier(channels, deliveries, codes)
+    inbound = Inbound(db, clock, channels, requests, deliveries, codes)
+    db.before_commit.append(notifier.before_commit)
     return Services(
         settings=settings,
         db=db,
@@ -69,4 +116,27 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         sessions=SessionService(db, clock, lifetime=timedelta(hours=12)),
         desk=DeskService(db),
         stats=StatsService(db, clock, policy),
+        keyring=keyring,
+        channels=channels,
+        deliveries=deliveries,
+        dispatcher=dispatcher,
+        notifier=notifier,
+        codes=codes,
+        inbound=inbound,
+        slack_inbound=SlackInbound(inbound),
+        teams_inbound=TeamsInbound(inbound),
+        sms_inbound=SmsInbound(inbound, settings.base_url),
+        email_inbound=EmailInbound(inbound),
+        webhook_inbound=WebhookInbound(inbound),
+    )
+
+
+def _dispatch(settings: Settings) -> DispatchSettings:
+    return DispatchSettings(
+        batch=settings.delivery_batch,
+        concurrency=settings.delivery_concurrency,
+        lease=parse_duration(settings.delivery_lease),
+        max_attempts=settings.delivery_max_attempts,
+        backoff=parse_duration(settings.delivery_backoff),
+        backoff_cap=parse_duration(settings.delivery_backoff_cap),
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from datetime import datetime
 from typing import Any
 
 from inloop.domain.access import check_can_answer, check_can_see, is_candidate
@@ -120,45 +121,65 @@ class RequestService:
         *,
         comment: str | None = None,
         edited: Any = None,
+        via: dict[str, Any] | None = None,
     ) -> Request:
         """Record a human's answer. The first valid answer wins; later ones get a conflict.
 
         With approvals or a quorum, the answer is a vote that may or may not close it.
-        ``edited`` is the changed payload that an answer of modify or edit brings.
+        ``edited`` is the changed payload that an answer of modify or edit brings; ``via``
+        says where the answer came from (``{"channel": "slack", "user_id": ...}``).
         """
         principal.require(Scope.RESPONDER)
         check_text(comment, "comment")
         now = self.clock.now()
+        return await self.db.write(
+            self.respond_in, principal, request_id, response, now,
+            comment=comment, edited=edited, via=via,
+        )  # fmt: skip
 
-        def answer(tx: Tx) -> Request:
-            request = self.locked(tx, request_id, principal, Action.RESPOND)
-            check_can_answer(principal, request)
-            value = validate_response(request, response)
-            changed = validate_edited(request, value, edited)
-            if request.quorum and not is_candidate(principal, request):
-                raise PermissionDeniedError(
-                    f"a quorum is voted by its members ({', '.join(request.quorum.of)}); "
-                    f"{principal.actor} is not one of them",
-                    code="forbidden",
-                )
-            if request.approvals or request.quorum:
-                return record_vote(
-                    self.lifecycle, tx, request, principal.actor, value, comment, now
-                )
-            return self.lifecycle.change(
-                tx,
-                request,
-                Action.RESPOND,
-                {"response": value, "comment": comment, "resolved_by": principal.actor}
-                | ({} if changed is None else {"edited": changed}),
-                EventType.RESPONDED,
-                actor=principal.actor,
-                now=now,
-                reason=comment,
-                data={"response": value} | ({} if changed is None else {"edited": changed}),
+    def respond_in(
+        self,
+        tx: Tx,
+        principal: Principal,
+        request_id: str,
+        response: Any,
+        now: datetime,
+        *,
+        comment: str | None = None,
+        edited: Any = None,
+        via: dict[str, Any] | None = None,
+    ) -> Request:
+        """``respond`` inside the caller's transaction (a channel's answer that also uses
+        up a one-time code commits both, or neither)."""
+        principal.require(Scope.RESPONDER)
+        check_text(comment, "comment")
+        request = self.locked(tx, request_id, principal, Action.RESPOND)
+        check_can_answer(principal, request)
+        value = validate_response(request, response)
+        changed = validate_edited(request, value, edited)
+        if request.quorum and not is_candidate(principal, request):
+            raise PermissionDeniedError(
+                f"a quorum is voted by its members ({', '.join(request.quorum.of)}); "
+                f"{principal.actor} is not one of them",
+                code="forbidden",
             )
-
-        return await self.db.write(answer)
+        if request.approvals or request.quorum:
+            return record_vote(self.lifecycle, tx, request, principal.actor, value, comment, now)
+        return self.lifecycle.change(
+            tx,
+            request,
+            Action.RESPOND,
+            {"response": value, "comment": comment, "resolved_by": principal.actor}
+            | ({} if changed is None else {"edited": changed})
+            | ({} if via is None else {"responded_via": via}),
+            EventType.RESPONDED,
+            actor=principal.actor,
+            now=now,
+            reason=comment,
+            data={"response": value}
+            | ({} if changed is None else {"edited": changed})
+            | ({} if via is None else {"via": via.get("channel")}),
+        )
 
     async def cancel(
         self, principal: Principal, request_id: str, *, reason: str | None = None

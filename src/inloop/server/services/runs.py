@@ -481,6 +481,7 @@ class RunService:
                 "resolved_at": request.resolved_at.isoformat() if request.resolved_at else None,
                 "comment": request.comment,
                 "request_event": asked,
+                "responded_via": request.responded_via,
             }
             if request.edited is not None:
                 payload["edited"] = request.edited

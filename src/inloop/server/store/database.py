@@ -53,6 +53,13 @@ class Tx:
         self.conn = conn
         self.published: Published = []
         self.earliest_timer: datetime | None = None
+        self.after: list[Callable[[], None]] = []
+
+    def after_commit(self, fn: Callable[[], None]) -> None:
+        """Call ``fn`` in the event loop once this transaction committed (never if it
+        rolled back): how the dispatcher hears of a delivery it should send."""
+        if fn not in self.after:
+            self.after.append(fn)
 
     def add_timer(self, kind: str, due_at: datetime, **where: Any) -> None:
         """Schedule a timer; the scheduler hears of it after the commit."""
@@ -76,6 +83,10 @@ class Database:
         self.origin = origin  # this process, so it can skip its own NOTIFYs
         self.on_commit: Callable[[Published], None] = lambda published: None
         self.on_timer: Callable[[datetime], None] = lambda due_at: None
+        #: Called at the end of every write, inside its transaction, with what it did:
+        #: the outbox turns the events of the write into deliveries there, so they
+        #: commit (or roll back) together.
+        self.before_commit: list[Callable[[Tx], None]] = []
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="inloop-db")
         self._writer = _GroupWriter(self)
 
@@ -102,17 +113,26 @@ class Database:
         self, fn: Callable[Concatenate[Tx, P], T], *args: P.args, **kwargs: P.kwargs
     ) -> T:
         """A write from outside the event loop (start-up work such as the bootstrap key)."""
-        result, published = self._transaction(_bind(fn, *args, **kwargs))
-        if published:
-            self.on_commit(published)
+        result, tx = self._transaction(_bind(fn, *args, **kwargs))
+        if tx.published:
+            self.on_commit(tx.published)
+        for after in tx.after:
+            after()
         return result
 
-    def _transaction(self, job: Callable[[Tx], T]) -> tuple[T, Published]:
+    def _transaction(self, job: Callable[[Tx], T]) -> tuple[T, Tx]:
         with self.engine.connect().execution_options(**{WRITE: True}) as conn, conn.begin():
             tx = Tx(conn)
-            result = job(tx)
+            result = self.run_job(job, tx)
             self._notify(conn, tx.published)
-        return result, tx.published
+        return result, tx
+
+    def run_job(self, job: Callable[[Tx], T], tx: Tx) -> T:
+        """Run one write and the before-commit hooks, in its transaction."""
+        result = job(tx)
+        for hook in self.before_commit:
+            hook(tx)
+        return result
 
     def _notify(self, conn: Connection, published: Published) -> None:
         if not published or self.dialect != "postgresql":
@@ -145,6 +165,7 @@ class _Job:
     error: BaseException | None = None
     published: Published = field(default_factory=list)
     earliest_timer: datetime | None = None
+    after: list[Callable[[], None]] = field(default_factory=list)
 
 
 class WriterStoppedError(RuntimeError):
@@ -221,14 +242,15 @@ class _GroupWriter:
             with connection as conn, conn.begin():
                 for job in group:
                     tx = Tx(conn)
-                    job.result = job.fn(tx)
+                    job.result = self.db.run_job(job.fn, tx)
                     job.published, job.earliest_timer = tx.published, tx.earliest_timer
+                    job.after = tx.after
                 self.db._notify(conn, [p for job in group for p in job.published])
         except Exception as exc:
             if not isolate:
                 return False
             job = group[0]
-            job.error, job.published, job.earliest_timer = exc, [], None
+            job.error, job.published, job.earliest_timer, job.after = exc, [], None, []
         return True
 
     def db_deliver(self, group: list[_Job]) -> None:
@@ -238,6 +260,8 @@ class _GroupWriter:
         dues = [job.earliest_timer for job in group if job.earliest_timer is not None]
         if dues:
             self.db.on_timer(min(dues))
+        for after in {fn: None for job in group for fn in job.after}:
+            after()
         for job in group:
             if job.future.done():
                 continue

@@ -311,3 +311,124 @@ run_once = Table(
     Column("value", Json),
     Column("recorded_at", UTCDateTime, nullable=False),
 )
+
+
+# --- Channels and deliveries (issue 8, migration 0007) --------------------------------
+# Where people are told (the request's own choice) and where its answer came from.
+requests.append_column(Column("channels", Json))
+requests.append_column(Column("responded_via", Json))
+
+# A configured channel: plain settings, and its secrets as one encrypted blob (Fernet,
+# with the server key: see server/secrets.py).
+channels = Table(
+    "channels",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("kind", String(20), nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    Column("config", Json, nullable=False),
+    Column("secrets", Text),
+    Column("secrets_set", Json, nullable=False),
+    Column("created_by", String(200), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# A user's address on a channel (Slack user id, email, phone...): who is told there, and
+# who an answer from that address is. One user per address and channel.
+user_channels = Table(
+    "user_channels",
+    metadata,
+    Column("user_id", String(40), ForeignKey("users.id"), primary_key=True),
+    Column(
+        "channel_id", String(40), ForeignKey("channels.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("address", String(320), nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("channel_id", "address"),
+)
+
+# The outbox. `key` names the intent (a retry writes nothing new); the dispatcher claims
+# due rows (pending, or sending with a lapsed lease) along the partial index on due_at.
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", EventId, primary_key=True, autoincrement=True),
+    Column("key", String(400), nullable=False, unique=True),
+    Column("channel", String(100), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("address", String(500)),
+    Column("topic", String(60), nullable=False),
+    Column("payload", Json),
+    Column("sealed", Text),  # a sensitive payload, encrypted; erased once sent
+    Column("sensitive", Boolean, nullable=False, server_default=text("false")),
+    Column("status", String(20), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("replays", Integer, nullable=False, server_default=text("0")),
+    Column("due_at", UTCDateTime),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("delivered_at", UTCDateTime),
+    Column("last_error", Text),
+    Column("request_id", String(40)),
+    Column("user_handle", String(100)),
+    Column("parent_id", BigInteger().with_variant(Integer(), "sqlite")),
+    Column("ref", Json),
+    Column("ref_key", String(300)),
+    Index(None, "request_id", "id"),
+    Index(None, "status", "id"),
+    Index(None, "ref_key"),
+)
+Index(
+    "ix_deliveries_due",
+    deliveries.c.due_at,
+    sqlite_where=deliveries.c.status.in_(["pending", "sending"]),
+    postgresql_where=deliveries.c.status.in_(["pending", "sending"]),
+)
+
+# The delivery log: one row per attempt.
+delivery_attempts = Table(
+    "delivery_attempts",
+    metadata,
+    Column("id", EventId, primary_key=True, autoincrement=True),
+    Column("delivery_id", BigInteger().with_variant(Integer(), "sqlite"), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("replay", Integer, nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("duration_ms", Integer, nullable=False),
+    Column("outcome", String(20), nullable=False),
+    Column("status_code", Integer),
+    Column("error", Text),
+    Column("response", Text),
+    Index(None, "delivery_id", "id"),
+)
+
+# One-time answer credentials: an email link's id, an SMS reply code. Bound to the
+# request, the user and the address they were sent to; used once.
+answer_codes = Table(
+    "answer_codes",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("channel", String(100), nullable=False),
+    Column("request_id", String(40), ForeignKey("requests.id"), nullable=False),
+    Column("user_handle", String(100), nullable=False),
+    Column("address", String(320), nullable=False),
+    Column("code", String(12)),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("used_at", UTCDateTime),
+    Index(None, "channel", "address", "code"),
+)
+
+# Callbacks already handled, by the platform's message id (a webhook-id, a Slack event
+# id, a Twilio MessageSid): a replay inside the signature's window is refused.
+inbound_messages = Table(
+    "inbound_messages",
+    metadata,
+    Column("channel", String(100), primary_key=True),
+    Column("message_id", String(300), primary_key=True),
+    Column("received_at", UTCDateTime, nullable=False),
+    Index(None, "received_at"),
+)
