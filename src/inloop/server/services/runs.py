@@ -370,6 +370,14 @@ class RunService:
     def _complete_all(
         self, tx: Tx, items: list[Completion], now: datetime
     ) -> list[tuple[str, RunStatus] | DomainError]:
+        # Optimistic: the whole batch in one savepoint. If an item is refused, roll the
+        # batch back and record each in a savepoint of its own, so the others stay in.
+        published = len(tx.published)
+        try:
+            with tx.conn.begin_nested():
+                return [self._complete(tx, item, now) for item in items]
+        except DomainError:
+            del tx.published[published:]
         outcomes: list[tuple[str, RunStatus] | DomainError] = []
         for item in items:
             published = len(tx.published)
@@ -397,12 +405,14 @@ class RunService:
                 code="event_done",
             )
         run_id, agent = consumed
-        # Locked: two completions of one run (parallel steps) judge its state in turn.
-        run_status, created_by = sql.lock_run(conn, run_id)
         if item.error is not None:
             why = f"step {item.step} failed"
             self._finish(tx, run_id, RunStatus.FAILED, now, error=f"{why}: {item.error}", why=why)
             return run_id, RunStatus.FAILED
+        if [e.kind for e in item.emitted] == ["stop"]:  # the common end: nothing to judge
+            return self._stop(tx, item, run_id, agent, now)
+        # Locked: two completions of one run (parallel steps) judge its state in turn.
+        run_status, created_by = sql.lock_run(conn, run_id)
         rows: list[dict[str, Any]] = []
         records: list[Request] = []
         stop = None
@@ -463,6 +473,21 @@ class RunService:
         if new_status != run_status:
             sql.set_status(conn, run_id, new_status, now)
         return run_id, new_status
+
+    def _stop(
+        self, tx: Tx, item: Completion, run_id: str, agent: str, now: datetime
+    ) -> tuple[str, RunStatus]:
+        """A step that emitted only its StopEvent completes the run. Closing the run is a
+        conditional update, which locks its row as ``lock_run`` would."""
+        [stop] = item.emitted
+        row = sql.event_row(
+            run_id, agent, stop.type, stop.payload, RunEventStatus.DONE, now,
+            emitted_by=item.event_id, step=None, done_at=now,
+        )  # fmt: skip
+        sql.append(tx.conn, [row])
+        why = f"run {run_id} completed"
+        self._finish(tx, run_id, RunStatus.COMPLETED, now, result=stop.result, why=why)
+        return run_id, RunStatus.COMPLETED
 
     def _requests_closed(self, tx: Tx, closed: list[Request], now: datetime) -> None:
         """The hook where requests close: a run waiting on one gets its response event."""

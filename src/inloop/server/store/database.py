@@ -33,6 +33,7 @@ from sqlalchemy import Connection, Engine, func, select
 from inloop.domain.requests import Event, NewEvent, Request
 from inloop.server.store import schema, timers
 from inloop.server.store.engine import WRITE
+from inloop.server.store.hot import HotStatement
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
@@ -43,7 +44,10 @@ NOTIFY_CHANNEL = "inloop_events"
 NOTIFY_IDS = 300  # 300 ids of up to 19 digits, with commas, stay under 8,000 bytes
 MAX_GROUP = 64
 
-_insert_event = schema.events.insert().returning(schema.events.c.id)
+_insert_event = HotStatement(
+    schema.events.insert().returning(schema.events.c.id),
+    column_keys=[c.name for c in schema.events.c if c.name != "id"],
+)
 
 
 class Tx:
@@ -70,8 +74,9 @@ class Tx:
     def emit(self, new: NewEvent, request: Request) -> Event:
         """Append an audit event; it is published with ``request`` after the commit."""
         row = new.model_dump()
-        event_id = self.conn.execute(_insert_event, row).scalar_one()
-        event = Event(id=event_id, **row)
+        inserted = _insert_event.first(self.conn, row)
+        assert inserted is not None
+        event = Event(id=inserted["id"], **row)
         self.published.append((event, request))
         return event
 

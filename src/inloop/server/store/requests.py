@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -16,6 +16,7 @@ from inloop.domain.enums import EventType, Kind, Priority, Status
 from inloop.domain.errors import InvalidError
 from inloop.domain.identity import Principal
 from inloop.domain.requests import Event, Request
+from inloop.server.store.hot import HotStatement
 from inloop.server.store.schema import events, request_candidates, requests
 
 
@@ -35,28 +36,40 @@ class RequestFilter:
     visible_to: Principal | None = None
 
 
-def to_request(row: Row[Any]) -> Request:
-    return Request.model_validate(row._mapping)
+def to_request(row: Row[Any] | Mapping[str, Any]) -> Request:
+    return Request.model_validate(row if isinstance(row, Mapping) else row._mapping)
 
 
 # Statements built once: SQLAlchemy then reuses their compiled form on every call.
 _insert = requests.insert()
 _by_id = select(requests).where(requests.c.id == bindparam("request_id"))
-_by_id_for_update = _by_id.with_for_update()  # SQLite ignores it: it has one writer anyway
+_hot_by_id = HotStatement(_by_id)
+# SQLite ignores FOR UPDATE: it has one writer anyway.
+_hot_by_id_for_update = HotStatement(_by_id.with_for_update())
 _insert_candidate = request_candidates.insert()
 _by_idempotency_key = select(requests).where(
     requests.c.created_by == bindparam("created_by"),
     requests.c.idempotency_key == bindparam("key"),
 )
-# The SET clause comes from the parameters' column names; the bind names cannot clash.
-_update_if_status = (
-    update(requests)
-    .where(
-        requests.c.id == bindparam("_request_id"),
-        requests.c.status.in_(bindparam("_allowed", expanding=True)),
-    )
-    .returning(*requests.c)
-)
+# One statement per (columns set, statuses allowed), built at first use: the SET clause
+# takes the columns named by the values given, the statuses are an OR of equalities.
+_updates_if_status: dict[tuple[frozenset[str], frozenset[Status]], HotStatement] = {}
+
+
+def _update_if_status(columns: frozenset[str], allowed: frozenset[Status]) -> HotStatement:
+    key = (columns, allowed)
+    found = _updates_if_status.get(key)
+    if found is None:
+        statement = (
+            update(requests)
+            .where(
+                requests.c.id == bindparam("_request_id"),
+                or_(*(requests.c.status == status for status in sorted(allowed))),
+            )
+            .returning(*requests.c)
+        )
+        found = _updates_if_status[key] = HotStatement(statement, column_keys=sorted(columns))
+    return found
 
 
 def insert_request(conn: Connection, record: Request, fingerprint: str | None) -> bool:
@@ -90,8 +103,8 @@ def _link_candidates(conn: Connection, request_id: str, refs: list[str]) -> None
 
 def get_request(conn: Connection, request_id: str, *, lock: bool = False) -> Request | None:
     """The request; with ``lock``, row-locked until the transaction ends (PostgreSQL)."""
-    statement = _by_id_for_update if lock else _by_id
-    row = conn.execute(statement, {"request_id": request_id}).first()
+    statement = _hot_by_id_for_update if lock else _hot_by_id
+    row = statement.first(conn, {"request_id": request_id})
     return to_request(row) if row else None
 
 
@@ -121,8 +134,8 @@ def update_if_status(
     conn: Connection, request_id: str, allowed_from: Iterable[Status], values: dict[str, Any]
 ) -> Request | None:
     """Apply ``values`` only while the status is one of ``allowed_from``; None if it was not."""
-    params = {"_request_id": request_id, "_allowed": list(allowed_from), **values}
-    row = conn.execute(_update_if_status, params).first()
+    statement = _update_if_status(frozenset(values), frozenset(allowed_from))
+    row = statement.first(conn, {"_request_id": request_id, **values})
     return to_request(row) if row else None
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from inloop.domain.errors import InvalidError
 from inloop.domain.runs import Run, RunEvent, RunEventStatus, RunStatus
+from inloop.server.store.hot import HotStatement
 from inloop.server.store.schema import run_events, run_once, runs
 
 _EVENT_COLUMNS = [
@@ -19,13 +20,16 @@ _EVENT_COLUMNS = [
 ]
 _insert_run = runs.insert()
 _insert_events = run_events.insert()
-_lock_run = (
+_insert_event = HotStatement(
+    run_events.insert(), column_keys=[c.name for c in run_events.c if c.name != "id"]
+)
+_lock_run = HotStatement(
     select(runs.c.status, runs.c.created_by)
     .where(runs.c.id == bindparam("run_id"))
     .with_for_update()
 )
 _run_by_id = select(runs).where(runs.c.id == bindparam("run_id"))
-_done_if_pending = (
+_done_if_pending = HotStatement(
     update(run_events)
     .where(run_events.c.id == bindparam("_id"), run_events.c.status == RunEventStatus.PENDING)
     .values(
@@ -51,14 +55,21 @@ def _unwrap(stored: Any) -> Any:
     return stored["value"] if isinstance(stored, dict) else None
 
 
-# The hot statements are built once, with bind parameters: SQLAlchemy then reuses their
-# compiled form, where building one per call cost more than running it. Bind names start
-# with "_" so they cannot clash with the columns a SET names.
-_OPEN_RUN = [RunStatus.RUNNING, RunStatus.PAUSED]
-_OPEN_EVENT = [RunEventStatus.PENDING, RunEventStatus.WAITING]
-_set_run = (
+# The hot statements are built once, with bind parameters, and run as HotStatements
+# (store/hot.py): no expanding IN lists, so a set of statuses is an OR of equalities, and
+# a list of ids has a one-id form beside the general one. Bind names start with "_" so
+# they cannot clash with the columns a SET names.
+_OPEN_RUN = (RunStatus.RUNNING, RunStatus.PAUSED)
+_OPEN_EVENT = (RunEventStatus.PENDING, RunEventStatus.WAITING)
+
+
+def _one_of(column: Any, values: Iterable[str]) -> Any:
+    return or_(*(column == value for value in values))
+
+
+_set_run = HotStatement(
     update(runs)
-    .where(runs.c.id == bindparam("_id"), runs.c.status.in_(bindparam("_open", expanding=True)))
+    .where(runs.c.id == bindparam("_id"), _one_of(runs.c.status, _OPEN_RUN))
     .values(
         status=bindparam("_status"),
         result=bindparam("_result"),
@@ -67,37 +78,46 @@ _set_run = (
         finished_at=bindparam("_finished"),
     )
 )
-_set_status = (
+_set_status = HotStatement(
     update(runs)
-    .where(runs.c.id == bindparam("_id"), runs.c.status.in_(bindparam("_open", expanding=True)))
+    .where(runs.c.id == bindparam("_id"), _one_of(runs.c.status, _OPEN_RUN))
     .values(status=bindparam("_status"), updated_at=bindparam("_now"))
 )
-_take_waiting = (
-    update(run_events)
-    .where(
-        run_events.c.request_id.in_(bindparam("_ids", expanding=True)),
-        run_events.c.status == RunEventStatus.WAITING,
+
+
+def _take_waiting_where(request_ids: Any) -> Any:
+    return (
+        update(run_events)
+        .where(request_ids, run_events.c.status == RunEventStatus.WAITING)
+        .values(status=RunEventStatus.DONE, done_at=bindparam("_now"))
+        .returning(
+            run_events.c.id,
+            run_events.c.run_id,
+            run_events.c.agent,
+            run_events.c.payload,
+            run_events.c.reply_type,
+            run_events.c.request_id,
+        )
     )
-    .values(status=RunEventStatus.DONE, done_at=bindparam("_now"))
-    .returning(
-        run_events.c.id,
-        run_events.c.run_id,
-        run_events.c.agent,
-        run_events.c.payload,
-        run_events.c.reply_type,
-        run_events.c.request_id,
-    )
-)
+
+
+_take_waiting = _take_waiting_where(run_events.c.request_id.in_(bindparam("_ids", expanding=True)))
+_take_waiting_one = HotStatement(_take_waiting_where(run_events.c.request_id == bindparam("_id")))
 _resume_runs = (
     update(runs)
     .where(runs.c.id.in_(bindparam("_ids", expanding=True)), runs.c.status == RunStatus.PAUSED)
     .values(status=RunStatus.RUNNING, updated_at=bindparam("_now"))
 )
-_cancel_open_events = (
+_resume_run = HotStatement(
+    update(runs)
+    .where(runs.c.id == bindparam("_id"), runs.c.status == RunStatus.PAUSED)
+    .values(status=RunStatus.RUNNING, updated_at=bindparam("_now"))
+)
+_cancel_open_events = HotStatement(
     update(run_events)
     .where(
         run_events.c.run_id == bindparam("_run_id"),
-        run_events.c.status.in_(bindparam("_open", expanding=True)),
+        _one_of(run_events.c.status, _OPEN_EVENT),
     )
     .values(
         status=RunEventStatus.CANCELLED,
@@ -143,8 +163,9 @@ def get_run(conn: Connection, run_id: str, *, lock: bool = False) -> Run | None:
 
 def lock_run(conn: Connection, run_id: str) -> tuple[RunStatus, str]:
     """The run's status and creator, row-locked until the transaction ends (PostgreSQL)."""
-    row = conn.execute(_lock_run, {"run_id": run_id}).one()
-    return RunStatus(row.status), row.created_by
+    row = _lock_run.first(conn, {"run_id": run_id})
+    assert row is not None, run_id
+    return RunStatus(row["status"]), row["created_by"]
 
 
 def finish_run(
@@ -158,21 +179,23 @@ def finish_run(
 ) -> bool:
     """Close a run that is still open; False if it was closed already."""
     params = {
-        "_id": run_id, "_open": _OPEN_RUN, "_status": status, "_result": _wrap(result),
-        "_error": error, "_now": now, "_finished": now,
+        "_id": run_id, "_status": status, "_result": _wrap(result), "_error": error,
+        "_now": now, "_finished": now,
     }  # fmt: skip
-    return conn.execute(_set_run, params).rowcount == 1
+    return _set_run.rowcount(conn, params) == 1
 
 
 def set_status(conn: Connection, run_id: str, status: RunStatus, now: datetime) -> bool:
     """Move an open run between running and paused."""
-    params = {"_id": run_id, "_open": _OPEN_RUN, "_status": status, "_now": now}
-    return conn.execute(_set_status, params).rowcount == 1
+    params = {"_id": run_id, "_status": status, "_now": now}
+    return _set_status.rowcount(conn, params) == 1
 
 
 def append(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     """Insert events, in the order given (ids ascend with it)."""
-    if rows:
+    if len(rows) == 1:
+        _insert_event.rowcount(conn, rows[0])
+    elif rows:
         conn.execute(_insert_events, list(rows))
 
 
@@ -209,10 +232,10 @@ def mark_done(
     conn: Connection, event_id: int, step: str, status: RunEventStatus, now: datetime
 ) -> tuple[str, str] | None:
     """Consume a pending event: (run id, agent), or None if it is no longer pending."""
-    row = conn.execute(
-        _done_if_pending, {"_id": event_id, "_status": status, "_step": step, "_now": now}
-    ).first()
-    return (row.run_id, row.agent) if row else None
+    row = _done_if_pending.first(
+        conn, {"_id": event_id, "_status": status, "_step": step, "_now": now}
+    )
+    return (row["run_id"], row["agent"]) if row else None
 
 
 def get_event(conn: Connection, event_id: int) -> RunEvent | None:
@@ -243,19 +266,25 @@ def take_waiting(
     (event id, run id, agent, payload, reply type, request id) of each."""
     if not request_ids:
         return []
+    if len(request_ids) == 1:
+        found = _take_waiting_one.rows(conn, {"_id": request_ids[0], "_now": now})
+        return [tuple(row.values()) for row in found]
     rows = conn.execute(_take_waiting, {"_ids": list(request_ids), "_now": now})
     return [tuple(row) for row in rows]
 
 
 def resume_runs(conn: Connection, run_ids: Sequence[str], now: datetime) -> None:
     """Paused runs whose human answered are running again."""
-    conn.execute(_resume_runs, {"_ids": list(run_ids), "_now": now})
+    if len(run_ids) == 1:
+        _resume_run.rowcount(conn, {"_id": run_ids[0], "_now": now})
+    else:
+        conn.execute(_resume_runs, {"_ids": list(run_ids), "_now": now})
 
 
 def cancel_open_events(conn: Connection, run_id: str, now: datetime) -> list[str]:
     """Cancel the run's pending and waiting events; the ids of the requests they waited on."""
-    params = {"_run_id": run_id, "_open": _OPEN_EVENT, "_now": now}
-    return [r.request_id for r in conn.execute(_cancel_open_events, params) if r.request_id]
+    params = {"_run_id": run_id, "_now": now}
+    return [r["request_id"] for r in _cancel_open_events.rows(conn, params) if r["request_id"]]
 
 
 def claim(
