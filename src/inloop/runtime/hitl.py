@@ -102,7 +102,8 @@ class HumanInTheLoopResponseEvent(Event):
     """The human's answer (``response``), and how and by whom the request was closed.
 
     ``response`` is None when the request closed without an answer (timed out, or cancelled);
-    ``resolution`` says which. ``request_event`` is the request event that asked.
+    ``resolution`` says which. ``request_event`` is the request event that asked; ``edited``
+    the proposed action as the human changed it (an answer of modify or edit).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -115,6 +116,7 @@ class HumanInTheLoopResponseEvent(Event):
     resolved_by: str | None = None
     resolved_at: datetime | None = None
     comment: str | None = None
+    edited: dict[str, Any] | None = None
     request_event: HumanInTheLoopRequestEvent | None = None
 
     @field_validator("request_event", mode="before")

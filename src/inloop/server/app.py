@@ -12,6 +12,7 @@ from inloop._version import __version__
 from inloop.server import desk
 from inloop.server.api import assignment, errors, events, identity, requests, runs
 from inloop.server.api import stats as stats_api
+from inloop.server.api import workflows as workflows_api
 from inloop.server.api.deps import ServicesDep, json
 from inloop.server.api.limits import BodyLimit
 from inloop.server.config import Settings
@@ -57,6 +58,7 @@ def create_app(
     app.include_router(runs.router)
     app.include_router(desk.passwords_api)
     app.include_router(stats_api.router)
+    app.include_router(workflows_api.router)
 
     @app.get("/healthz", tags=["health"])
     async def healthz(services: ServicesDep) -> Response:

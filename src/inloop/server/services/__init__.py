@@ -19,6 +19,7 @@ from inloop.server.services.runs import RunService
 from inloop.server.services.scheduler import Scheduler
 from inloop.server.services.sessions import SessionService
 from inloop.server.services.stats import StatsService
+from inloop.server.services.workflows import WorkflowService
 from inloop.server.store.database import Database
 from inloop.server.store.engine import make_engine
 
@@ -37,6 +38,7 @@ class Services:
     sessions: SessionService
     desk: DeskService
     stats: StatsService
+    workflows: WorkflowService
 
     def close(self) -> None:
         self.db.dispose()
@@ -56,6 +58,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     )
     lifecycle = Lifecycle(policy)
     requests = RequestService(db, clock, hub, lifecycle)
+    runs = RunService(db, clock, hub, lifecycle, requests)
     return Services(
         settings=settings,
         db=db,
@@ -65,8 +68,9 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         assignment=AssignmentService(db, clock, lifecycle, requests),
         identity=IdentityService(db, clock, policy, admin_token=settings.admin_token),
         scheduler=Scheduler(db, clock, lifecycle, batch=settings.scheduler_batch),
-        runs=RunService(db, clock, hub, lifecycle, requests),
+        runs=runs,
         sessions=SessionService(db, clock, lifetime=timedelta(hours=12)),
         desk=DeskService(db),
         stats=StatsService(db, clock, policy),
+        workflows=WorkflowService(db, runs),
     )

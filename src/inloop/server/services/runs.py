@@ -479,6 +479,7 @@ class RunService:
                 "resolved_by": request.resolved_by,
                 "resolved_at": request.resolved_at.isoformat() if request.resolved_at else None,
                 "comment": request.comment,
+                "edited": request.edited,
                 "request_event": asked,
             }
             rows.append(
