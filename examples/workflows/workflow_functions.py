@@ -10,7 +10,7 @@ def score_risk(variables: dict[str, Any]) -> dict[str, Any]:
     """A stand-in risk model: larger amounts and new customers score higher (0 to 1)."""
     amount = float(variables.get("amount") or 0)
     customer = variables.get("customer") or {}
-    new_customer = 0.3 if customer.get("months", 0) < 3 else 0.0
+    new_customer = 0.6 if customer.get("months", 0) < 3 else 0.0
     return {"risk_score": round(min(1.0, amount / 50_000 + new_customer), 2)}
 
 

@@ -34,12 +34,12 @@ def workflows_app(services: Any) -> Any:
     """The routes a workflow run uses, as ``create_app`` mounts them (without the desk)."""
     from fastapi import FastAPI
 
-    from inloop.server.api import errors, identity, requests, runs, workflows
+    from inloop.server.api import assignment, errors, identity, requests, runs, workflows
 
     app = FastAPI()
     app.state.services = services
     errors.install(app)
-    for module in (requests, runs, identity, workflows):
+    for module in (requests, assignment, runs, identity, workflows):
         app.include_router(module.router)
     return app
 

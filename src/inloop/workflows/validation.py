@@ -412,6 +412,8 @@ class _Checker:
         for node in nodes.values():
             for name in node.produces:
                 set_by.setdefault(name, []).append(node.id)
+            if node.on_error is not None:
+                set_by.setdefault("error", []).append(f"{node.id} (on_error)")
         for node in nodes.values():
             clash = (declared or frozenset()) | {
                 n for n, ids in set_by.items() if ids != [node.id] and n != "response"
