@@ -81,6 +81,7 @@ class _Checker:
         self.fallback_name = name
         self.source = source
         self.problems: list[Problem] = []
+        self.broken: set[str] = set()
         self.nodes: dict[str, tuple[int, Node]] = {}
         self.templates: dict[str, dict[str, TemplatedValue]] = {}
         self.http_outputs: dict[str, dict[str, Expression]] = {}
@@ -172,6 +173,8 @@ class _Checker:
         node, problems = parse_node(raw, path)
         self.problems += problems
         if node is None:
+            if isinstance(raw, dict) and isinstance(raw.get("id"), str):
+                self.broken.add(raw["id"])  # its edges are not reported missing as well
             return
         if node.id in self.nodes:
             first = self.nodes[node.id][0]
@@ -298,7 +301,7 @@ class _Checker:
             return
         ids = list(self.nodes)
         for field, node_id in (("from", edge.source), ("to", edge.target)):
-            if node_id not in self.nodes:
+            if node_id not in self.nodes and node_id not in self.broken:
                 self.add(
                     f"{path}.{field}",
                     f"no node has the id {node_id!r}"

@@ -23,7 +23,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from inloop.server.api.passwords import router as passwords_api
-from inloop.server.desk import admin, dashboard, pages, queue, request_page
+from inloop.server.desk import admin, dashboard, pages, queue, request_page, workflows
 from inloop.server.desk.auth import DeskRoute
 
 router = APIRouter(prefix="/desk", route_class=DeskRoute, include_in_schema=False)
@@ -34,5 +34,6 @@ router.include_router(queue.router)
 router.include_router(request_page.router)
 router.include_router(admin.router)
 router.include_router(dashboard.router)
+router.include_router(workflows.router)
 
 __all__ = ["passwords_api", "router"]
