@@ -54,6 +54,7 @@ async def follow(
                     "  it goes on when a worker serves it: inloop workflow serve "
                     f"{escape(str(file))}",
                     highlight=False,
+                    soft_wrap=True,
                 )
             return ExitCode.OK
         moved = asyncio.Event()
@@ -76,7 +77,9 @@ async def _watch(
     client: AsyncClient, run_id: str, workflow: Workflow, desk: str, page: str, moved: asyncio.Event
 ) -> WorkflowRun:
     console = stderr()
-    console.print(f"run {run_id} of {escape(workflow.name)}: {page}", highlight=False)
+    console.print(
+        f"run {run_id} of {escape(workflow.name)}: {page}", highlight=False, soft_wrap=True
+    )
     shown_steps = 0
     shown_requests: set[str] = set()
     columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
@@ -85,7 +88,7 @@ async def _watch(
         while True:
             view = await client.workflows.get(run_id)
             for step in view.path[shown_steps:]:
-                progress.console.print(_step_line(workflow, step), highlight=False)
+                progress.console.print(_step_line(workflow, step), highlight=False, soft_wrap=True)
             shown_steps = len(view.path)
             for request in view.waiting_on:
                 if request.id not in shown_requests:
@@ -95,11 +98,13 @@ async def _watch(
                         f"[yellow]⏸[/] {escape(node)}: waiting for a human: "
                         f"{desk}/requests/{request.id}",
                         highlight=False,
+                        soft_wrap=True,
                     )
                     progress.console.print(
                         f"    {escape(request.title)} (answer in the desk, or: inloop requests "
                         f"respond {request.id} <answer>)",
                         highlight=False,
+                        soft_wrap=True,
                     )
             if not view.status.is_open:
                 return view
@@ -139,6 +144,7 @@ def _report(view: WorkflowRun, as_json: bool) -> int:
         out().print(
             f"[bold]{escape(view.outcome or '')}[/] (at {escape(view.ended_at or '')})",
             highlight=False,
+            soft_wrap=True,
         )
         if view.output is not None:
             out().print(escape(as_text(view.output)), highlight=False)
