@@ -368,11 +368,7 @@ def parse_json(text: str, schema: Mapping[str, Any] | None = None) -> Any:
     except ValueError as exc:
         raise LLMOutputError(f"the reply is not JSON: {exc}", text=text) from None
     if schema is not None:
-        from jsonschema import Draft202012Validator
-
-        errors = sorted(
-            Draft202012Validator(dict(schema)).iter_errors(value), key=lambda e: list(e.path)
-        )
+        errors = sorted(_validator(schema).iter_errors(value), key=lambda e: list(e.path))
         if errors:
             where = ".".join(str(p) for p in errors[0].absolute_path) or None
             at = f" at {where}" if where else ""
@@ -382,6 +378,23 @@ def parse_json(text: str, schema: Mapping[str, Any] | None = None) -> Any:
                 path=where,
             )
     return value
+
+
+_VALIDATORS: dict[int, tuple[Mapping[str, Any], Any]] = {}
+
+
+def _validator(schema: Mapping[str, Any]) -> Any:
+    """Built once per schema object: callers pass the same schema for every call."""
+    found = _VALIDATORS.get(id(schema))
+    if found is not None and found[0] is schema:
+        return found[1]
+    from jsonschema import Draft202012Validator
+
+    validator = Draft202012Validator(dict(schema))
+    if len(_VALIDATORS) > 1024:
+        _VALIDATORS.clear()
+    _VALIDATORS[id(schema)] = (schema, validator)
+    return validator
 
 
 async def complete_json(

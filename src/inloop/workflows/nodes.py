@@ -148,9 +148,7 @@ def _check_output(
 ) -> None:
     if schema is None:
         return
-    from jsonschema import Draft202012Validator
-
-    errors = sorted(Draft202012Validator(schema).iter_errors(output), key=lambda e: list(e.path))
+    errors = sorted(validator_for(schema).iter_errors(output), key=lambda e: list(e.path))
     if errors:
         where = ".".join(str(p) for p in errors[0].absolute_path)
         at = f" at {where}" if where else ""
@@ -158,6 +156,24 @@ def _check_output(
             f"{node.id}: {what} returned output that does not fit output_schema{at}: "
             f"{errors[0].message}"
         )
+
+
+_VALIDATORS: dict[int, tuple[dict[str, Any], Any]] = {}
+
+
+def validator_for(schema: dict[str, Any]) -> Any:
+    """A JSON Schema validator per schema object, built once (schemas live in the compiled
+    workflow, so the same object comes back for every run)."""
+    found = _VALIDATORS.get(id(schema))
+    if found is not None and found[0] is schema:
+        return found[1]
+    from jsonschema import Draft202012Validator
+
+    validator = Draft202012Validator(schema)
+    if len(_VALIDATORS) > 1024:
+        _VALIDATORS.clear()
+    _VALIDATORS[id(schema)] = (schema, validator)
+    return validator
 
 
 # -- http -----------------------------------------------------------------------------
