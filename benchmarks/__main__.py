@@ -189,7 +189,7 @@ def run_workflows(backend: str, workdir: Path, sizes: Sizes) -> list[Metric]:
 def run_when(backend: str, workdir: Path, sizes: Sizes) -> list[Metric]:
     if backend != "sqlite":
         return []  # in-process: no database involved, measured once
-    return workflow_bench.when_eval("none", calls=sizes.when_calls)
+    return workflow_bench.when_eval(backend, calls=sizes.when_calls)
 
 
 BENCHMARKS: dict[str, Callable[[str, Path, Sizes], list[Metric]]] = {
