@@ -7,10 +7,10 @@ then all resumed. Each is measured in a child process of its own, so its RSS is 
 * LangGraph: a one-node graph whose node calls ``interrupt()``, checkpointed by
   ``SqliteSaver``; resumed by invoking each thread with ``Command(resume=...)``.
 
-``measure(n, workdir)`` (what ``benchmarks/runtime.py`` calls) returns resumed runs/s by
-framework, skipping, with a printed reason, those that are not installed (the ``compare``
-dependency group: ``uv sync --all-extras --group compare``). The functions below it
-return the full figures: ``{"rss_mb", "pause_s", "resume_per_s"}``.
+``measure(n, workdir)`` (what ``benchmarks/runtime.py`` calls) returns the figures by
+framework, ``{"rss_mb", "pause_s", "resume_per_s"}``, skipping, with a printed reason,
+those that are not installed (the ``compare`` dependency group: ``uv sync --all-extras
+--group compare``).
 
     python -m benchmarks.compare_runtimes dbos|langgraph N WORKDIR   # one child, JSON out
 """
@@ -32,9 +32,9 @@ CHILD_TIMEOUT = 1800.0
 NEEDS = {"dbos": ("dbos",), "langgraph": ("langgraph", "langgraph.checkpoint.sqlite")}
 
 
-def measure(n: int, workdir: Path) -> dict[str, float]:
-    """Resumed runs/s of each framework that is installed; prints every figure."""
-    rates: dict[str, float] = {}
+def measure(n: int, workdir: Path) -> dict[str, dict[str, float]]:
+    """The figures of each framework that is installed; prints them."""
+    rates: dict[str, dict[str, float]] = {}
     for name, run in (("DBOS", dbos_paused_resume), ("LangGraph", langgraph_paused_resume)):
         try:
             figures = run(n, workdir)
@@ -46,7 +46,7 @@ def measure(n: int, workdir: Path) -> dict[str, float]:
             f"RSS {figures['rss_mb']:.0f} MB, resumed at {figures['resume_per_s']:.0f} runs/s",
             flush=True,
         )
-        rates[name] = figures["resume_per_s"]
+        rates[name] = figures
     return rates
 
 

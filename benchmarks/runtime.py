@@ -33,7 +33,6 @@ RSS_TARGET = Target("<", 300)  # MB, the worker process holding every paused run
 RATE_TARGET = Target(">=", 500)  # runs/s resumed to completion on SQLite
 CONCURRENCY = 64
 BUDGET_SECONDS = 600.0
-COMPARE_RUNS = 2000
 
 
 class Order(StartEvent):
@@ -197,36 +196,38 @@ async def paused_runs(backend: str, url: str, workdir: Path, *, count: int) -> l
         ),
         Metric(name, backend, "load average (1 min)", os.getloadavg()[0], "", None, "machine"),
     ]
-    metrics += _compare(backend, count, workdir, count / elapsed)
+    metrics += _compare(backend, count, workdir, count / elapsed, rss)
     return metrics
 
 
-def _compare(backend: str, count: int, workdir: Path, ours: float) -> list[Metric]:
-    """DBOS and LangGraph on the same workload, when benchmarks/compare_runtimes.py and the
-    ``compare`` dependency group are there: ``measure(count, workdir) -> {name: runs/s}``.
+def _compare(backend: str, count: int, workdir: Path, ours: float, rss: float) -> list[Metric]:
+    """DBOS and LangGraph on the same workload (the same number of paused runs), when
+    benchmarks/compare_runtimes.py and the ``compare`` dependency group are there.
 
-    At most ``COMPARE_RUNS`` runs each (DBOS alone needs minutes for 10,000 on this
-    machine); their rates are compared with ours. ``INLOOP_BENCH_COMPARE=0`` skips them.
+    ``INLOOP_BENCH_COMPARE=0`` skips them; ``INLOOP_BENCH_COMPARE_RUNS=N`` measures them on
+    N runs instead (then the ratio compares unlike sizes, and the note says so).
     """
-    if backend != "sqlite":
+    if backend != "sqlite" or os.environ.get("INLOOP_BENCH_COMPARE") == "0":
         return []
-    size = min(count, COMPARE_RUNS)
-    if os.environ.get("INLOOP_BENCH_COMPARE") == "0":
-        return []
+    size = int(os.environ.get("INLOOP_BENCH_COMPARE_RUNS", count))
     try:
         compare = importlib.import_module("benchmarks.compare_runtimes")
-        measured: dict[str, float] = compare.measure(size, workdir)
+        measured: dict[str, dict[str, float]] = compare.measure(size, workdir)
     except (ImportError, AttributeError) as exc:
         return [Metric("runtime_10k_paused", backend, "comparison", 0, "", None, f"skipped: {exc}")]
-    return [
-        Metric(
-            "runtime_10k_paused",
-            backend,
-            f"Inloop / {other} (resume runs/s)",
-            ours / rate if rate else 0.0,
-            "x",
-            None,
-            f"{other}: {rate:.0f} runs/s on {size:,} paused runs, same machine, same run",
-        )
-        for other, rate in measured.items()
-    ]
+    unlike = "" if size == count else f" (Inloop's on {count:,}: unlike sizes)"
+    metrics: list[Metric] = []
+    for other, figures in measured.items():
+        rate = figures["resume_per_s"]
+        note = f"{other}: {rate:.0f} runs/s on {size:,} paused runs, same machine, same run"
+        metrics += [
+            Metric(
+                "runtime_10k_paused", backend, f"Inloop / {other} (resume runs/s)",
+                ours / rate if rate else 0.0, "x", None, note + unlike,
+            ),
+            Metric(
+                "runtime_10k_paused", backend, f"{other} RSS, all paused",
+                figures["rss_mb"], "MB", None, f"Inloop's worker: {rss:.0f} MB" + unlike,
+            ),
+        ]  # fmt: skip
+    return metrics

@@ -117,6 +117,10 @@ class Databases:
             _admin(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
 
 
+#: How long a server process may take to answer: imports and migrations, on a loaded machine.
+READY_SECONDS = 90.0
+
+
 class ServerProcess:
     """``inloop serve`` in a subprocess on a free port, for end-to-end tests."""
 
@@ -152,13 +156,22 @@ class ServerProcess:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        deadline = time.monotonic() + 30
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.kill()  # never leave a half-started server behind
+            raise
+        return self
+
+    def _wait_ready(self) -> None:
+        assert self.process is not None
+        deadline = time.monotonic() + READY_SECONDS
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited: {self.log.read_text()}")
             try:
                 if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return self
+                    return
             except httpx.TransportError:
                 time.sleep(0.05)  # readiness poll: waits on the server's socket, not on time
         raise RuntimeError(f"server did not become ready: {self.log.read_text()}")

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from inloop.domain import Request
 
 __all__ = [
+    "RETRYABLE",
     "APIError",
     "AuthenticationError",
     "BadRequestError",
@@ -116,6 +117,11 @@ _BY_STATUS: dict[int, type[APIError]] = {
     409: ConflictError,
     422: InvalidError,
 }
+
+
+#: The errors worth trying again later: the server was unreachable or failed. Every other
+#: error says something a retry cannot change (bad input, wrong credentials, a conflict).
+RETRYABLE: tuple[type[InloopError], ...] = (TransportError, ServerError)
 
 
 def api_error_class(status_code: int) -> type[APIError]:

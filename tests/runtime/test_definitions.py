@@ -228,13 +228,84 @@ def test_base_form_with_an_importable_model() -> None:
     assert asked.request_body()["response_schema"]["required"] == ["email"]
     assert "response_model" not in asked.request_body()
     answer = HumanInTheLoopForm.response.model_validate(
-        {"response": {"email": "a@b.c"}, "request_id": "r", "request_event": asked.payload()}
+        {"response": {"email": "a@b.c"}, "request_id": "r", "request_event": asked.wire_payload()}
     )
     assert answer.response == Contact(email="a@b.c")
     raw = HumanInTheLoopForm.invoke("Who?", schema={"type": "object"})
     plain = HumanInTheLoopForm.response.model_validate(
-        {"response": {"x": 1}, "request_id": "r", "request_event": raw.payload()}
+        {"response": {"x": 1}, "request_id": "r", "request_event": raw.wire_payload()}
     )
     assert plain.response == {"x": 1}
     with pytest.raises(UsageError, match="unknown field"):
         HumanInTheLoopForm.invoke("Who?", schema=Contact, colour="red")
+
+
+def test_a_model_path_from_event_data_is_never_imported() -> None:
+    """The model path of a form's request event comes from stored data: a module this
+    process has not loaded stays unloaded, and the answer stays JSON."""
+    import sys
+
+    asked = HumanInTheLoopForm.invoke("Who?", schema=Contact).wire_payload()
+    asked["response_model"] = "antigravity:Flying"  # importing it would open a browser
+    answer = HumanInTheLoopForm.response.model_validate(
+        {"response": {"email": "a@b.c"}, "request_id": "r", "request_event": asked}
+    )
+    assert answer.response == {"email": "a@b.c"}
+    assert "antigravity" not in sys.modules
+
+
+def test_an_agent_defined_inside_a_function_with_string_annotations() -> None:
+    """Steps may name HITL pairs defined beside the agent in a function, also when
+    annotations are strings (``from __future__ import annotations``)."""
+    namespace: dict[str, object] = {}
+    exec(  # noqa: S102 (a module with string annotations, written here to keep it beside the test)
+        compile(
+            "from __future__ import annotations\n"
+            "from inloop.runtime import Agent, HumanInTheLoopConfirmation, StartEvent, StopEvent, step\n"
+            "def make():\n"
+            "    class Sure(HumanInTheLoopConfirmation): ...\n"
+            "    class Local(Agent):\n"
+            "        @step()\n"
+            "        async def ask(self, event: StartEvent) -> Sure.request:\n"
+            "            return Sure.invoke('Sure?')\n"
+            "        @step()\n"
+            "        async def done(self, event: Sure.response) -> StopEvent:\n"
+            "            return StopEvent(result=event.response)\n"
+            "    return Local\n",
+            "<local agent>",
+            "exec",
+        ),
+        namespace,
+    )
+    local = namespace["make"]()  # type: ignore[operator]
+    assert set(local.dispatch().by_name) == {"StartEvent", "SureResponseEvent"}
+
+
+def test_the_seed_paths_with_swiss_ai_hub_renamed_to_inloop() -> None:
+    """Seed 002 writes ``swiss_ai_hub.core.events...``: ``inloop.core.events...`` is the
+    same modules, so the classes are the same objects."""
+    from inloop.core.events.agent.control.start.start_event import StartEvent as Start
+    from inloop.core.events.agent.hitl.human_in_the_loop_input import HumanInTheLoopInput as Input
+    from inloop.core.events.agent.hitl.request.human_in_the_loop_input_request_event import (
+        HumanInTheLoopInputRequestEvent,
+    )
+
+    import inloop
+
+    assert Input is HumanInTheLoopInput and Start is StartEvent
+    assert HumanInTheLoopInputRequestEvent is inloop.HumanInTheLoopInputRequestEvent
+    assert issubclass(HumanInTheLoopInputRequestEvent, inloop.runtime.DisplayEvent)
+    assert issubclass(HumanInTheLoopInputRequestEvent, inloop.runtime.ControlEvent)
+
+
+def test_an_approval_pair_offers_modify_with_a_payload() -> None:
+    from inloop.runtime import HumanInTheLoopApproval
+
+    plain = HumanInTheLoopApproval.invoke("Deploy?").request_body()
+    assert plain["kind"] == "approval" and plain["options"] == ["approve", "reject"]
+    action = {"function": "deploy", "arguments": {"version": "2.3"}}
+    body = HumanInTheLoopApproval.invoke(
+        "Deploy?", payload=action, callback_url="https://example.com/hook"
+    ).request_body()
+    assert body["options"] == ["approve", "reject", "modify"]
+    assert body["payload"] == action and body["callback_url"] == "https://example.com/hook"

@@ -5,10 +5,12 @@ by an agent serving in this process is finished by the worker process."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import signal
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,11 +29,18 @@ pytestmark = pytest.mark.e2e
 RUNS = 100
 
 
-@pytest.fixture
-def server(databases: Databases, tmp_path: Path) -> Iterator[ServerProcess]:
-    process = ServerProcess(databases.sqlite(tmp_path / "inloop.db"), tmp_path).start()
-    yield process
-    process.stop()
+@pytest.fixture(params=["sqlite", "postgresql"])
+def server(
+    request: pytest.FixtureRequest, databases: Databases, tmp_path: Path
+) -> Iterator[ServerProcess]:
+    with contextlib.ExitStack() as stack:
+        if request.param == "sqlite":
+            url = databases.sqlite(tmp_path / "inloop.db")
+        else:
+            url = stack.enter_context(databases.postgres())
+        process = ServerProcess(url, tmp_path).start()
+        stack.callback(process.stop)
+        yield process
 
 
 def start_worker(server: ServerProcess, log: Path) -> subprocess.Popen[bytes]:
@@ -39,7 +48,7 @@ def start_worker(server: ServerProcess, log: Path) -> subprocess.Popen[bytes]:
         return subprocess.Popen(
             [sys.executable, "-m", "inloop", "worker", "tests.runtime.durable:ShippingAgent"],
             cwd=Path(__file__).parents[2],
-            env=server.env(),
+            env={**server.env(), "INLOOP_TEST_STEPS": str(log.with_suffix(".steps"))},
             stdout=out,
             stderr=subprocess.STDOUT,
         )
@@ -78,6 +87,10 @@ def test_kill_the_worker_answer_all_resume_in_a_new_one(
             consumed = [e.step for e in timeline.events if e.step is not None]
             assert consumed == ["ask", "finish"]  # each step completed exactly once
             assert all(e.status == RunEventStatus.DONE for e in timeline.events)
+        # ... and ran exactly once, counted by the steps themselves in both processes.
+        runs = Counter(log.with_suffix(".steps").read_text().splitlines())
+        expected = {f"{name} {n}": 1 for n in range(RUNS) for name in ("ask", "finish")}
+        assert {line: runs[line] for line in expected} == expected
         check_the_cli(server, ids[0], client.runs.start("ShippingAgent", "Order", {"number": 7}).id)
     assert "serving ShippingAgent" in log.read_text()
 

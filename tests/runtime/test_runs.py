@@ -13,6 +13,7 @@ from inloop.domain.runs import RunEventStatus, RunStatus
 from inloop.runtime import (
     Agent,
     Context,
+    HumanInTheLoopApproval,
     HumanInTheLoopChoice,
     HumanInTheLoopConfirmation,
     HumanInTheLoopForm,
@@ -322,3 +323,47 @@ async def test_a_worker_with_its_own_key(client: AsyncClient, services: Any) -> 
         assert finished.result["approved"] is False and RefundAgent.refunds == [1]
         with pytest.raises(PermissionDeniedError):
             await worker.runs.get(started.id)
+
+
+class Deploy(HumanInTheLoopApproval):
+    pass
+
+
+class DeployAgent(Agent):
+    """Proposes an action; the human approves, rejects or edits it before it runs."""
+
+    @step()
+    async def propose(self, event: StartEvent) -> Deploy.request:
+        return Deploy.invoke(
+            "Deploy?", payload={"function": "deploy", "arguments": {"version": "2.3"}}
+        )
+
+    @step()
+    async def act(self, event: Deploy.response) -> StopEvent:
+        action = event.edited or (event.request_event.payload if event.request_event else None)
+        return StopEvent(
+            result={"approved": event.approved, "answer": event.response, "ran": action}
+        )
+
+
+@pytest.mark.parametrize(
+    ("answer", "edited", "approved", "ran"),
+    [
+        ("approve", None, True, "2.3"),
+        ("modify", {"function": "deploy", "arguments": {"version": "2.4"}}, False, "2.4"),
+        ("reject", None, False, "2.3"),
+    ],
+)
+async def test_an_approval_of_a_proposed_action(
+    client: AsyncClient, answer: str, edited: dict[str, Any] | None, approved: bool, ran: str
+) -> None:
+    """The payload reaches the human; an edit comes back as ``edited`` on the response."""
+    async with DeployAgent(client) as agent:
+        handle = await agent.run()
+        await client.runs.wait(handle.id, timeout=30, paused=True)
+        [request] = (await client.runs.get(handle.id)).requests
+        assert request.kind == "approval" and request.payload is not None
+        await client.respond(request.id, answer, edited=edited)
+        result = await handle.result(timeout=30)
+    assert result["approved"] is approved and result["answer"] == answer
+    assert result["ran"]["arguments"]["version"] == ran

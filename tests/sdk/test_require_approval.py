@@ -179,3 +179,28 @@ def test_misuse_is_refused_when_decorating() -> None:
         inloop.require_approval(asignee="role:admin")
     with pytest.raises(inloop.UsageError, match="payload"):
         inloop.require_approval(payload={"a": 1})
+
+
+@pytest.mark.parametrize(("answer", "runs"), [(True, True), (False, False)])
+def test_a_confirmation_gate_runs_on_yes_only(
+    client: inloop.Client, human: Start, answer: bool, runs: bool
+) -> None:
+    """kind="confirmation": a yes/no with no options; yes runs the call, no raises."""
+    calls: list[str] = []
+
+    @inloop.require_approval(client=client, kind="confirmation")
+    def delete_file(path: str) -> str:
+        calls.append(path)
+        return "deleted"
+
+    person = human(lambda _: {"response": answer})
+    if runs:
+        assert delete_file("reports/q3.csv") == "deleted"
+    else:
+        with pytest.raises(inloop.ApprovalDenied):
+            delete_file("reports/q3.csv")
+    request = person.join()
+    assert request.kind == "confirmation" and request.options is None
+    assert request.payload == {"function": "delete_file", "arguments": {"path": "reports/q3.csv"}}
+    assert "Yes runs it as shown" in request.prompt
+    assert calls == (["reports/q3.csv"] if runs else [])

@@ -15,6 +15,7 @@ import httpx
 
 from inloop.client._calls import Call, json_body, one, query, read, segment
 from inloop.domain.runs import (
+    NOT_RECORDED,
     CompletionResult,
     OnceValue,
     Run,
@@ -174,7 +175,9 @@ class Runs:
         """(True, value) if ``ctx.once(key)`` recorded a value for the run, else (False, None)."""
         try:
             found: OnceValue = self._send(once_get_call(run_id, key))
-        except NotFoundError:
+        except NotFoundError as exc:
+            if exc.code != NOT_RECORDED:
+                raise
             return False, None
         return True, found.value
 
@@ -253,7 +256,9 @@ class AsyncRuns:
         """(True, value) if ``ctx.once(key)`` recorded a value for the run, else (False, None)."""
         try:
             found: OnceValue = await self._send(once_get_call(run_id, key))
-        except NotFoundError:
+        except NotFoundError as exc:
+            if exc.code != NOT_RECORDED:
+                raise
             return False, None
         return True, found.value
 

@@ -15,6 +15,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from inloop.domain.errors import InvalidError
 from inloop.domain.requests import NewRequest, Request, json_problem
 
+#: The code of the 404 that says a ``ctx.once`` key has nothing recorded yet (any other
+#: 404, such as an unknown run, is an error a worker must not read as "run it now").
+NOT_RECORDED = "not_recorded"
+
 
 class RunStatus(StrEnum):
     RUNNING = "running"  # an event waits for a step

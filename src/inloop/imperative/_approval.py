@@ -152,8 +152,9 @@ class _Gate:
         self.signature = inspect.signature(function)
         self.key = key
         self.fields = dict(fields)
-        self.fields.setdefault("options", list(DEFAULT_OPTIONS))
         self.fields.setdefault("kind", Kind.APPROVAL)
+        if self.fields["kind"] == Kind.APPROVAL:  # a confirmation is a yes or a no
+            self.fields.setdefault("options", list(DEFAULT_OPTIONS))
         self.fields.setdefault("title", f"Approve {self.name}?"[:120])
         doc = inspect.getdoc(function)
         if doc and "description" not in self.fields:
@@ -184,7 +185,10 @@ class _Gate:
             lines.append(f"  {name} = {text}")
         if len(lines) == 1:
             lines.append("  (no arguments)")
-        lines.append("Approve to run it as shown, modify to change the arguments, or reject.")
+        if self.fields["kind"] == Kind.CONFIRMATION:
+            lines.append("Yes runs it as shown; no does not run it.")
+        else:
+            lines.append("Approve to run it as shown, modify to change the arguments, or reject.")
         return "\n".join(lines)
 
     def create_fields(self, call: inspect.BoundArguments) -> dict[str, Any]:

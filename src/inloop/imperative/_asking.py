@@ -19,7 +19,7 @@ from typing import Any, TypeVar, Unpack, overload
 
 from inloop.client import AsyncClient, Client
 from inloop.client._base import BaseClient, CreateOptions
-from inloop.errors import ServerError, TransportError, UsageError
+from inloop.errors import RETRYABLE, UsageError
 from inloop.models import Answer, Kind, Request
 
 T = TypeVar("T")
@@ -75,7 +75,7 @@ def wait_closed(client: Client, request: Request) -> Request:
         try:
             request = client.wait(request.id)
             pause = 1.0
-        except (TransportError, ServerError) as exc:
+        except RETRYABLE as exc:
             log.warning("inloop: %s; trying again in %.0fs", exc, pause)
             time.sleep(pause)
             pause = min(pause * 2, MAX_RETRY_PAUSE)
@@ -89,7 +89,7 @@ async def await_closed(client: AsyncClient, request: Request) -> Request:
         try:
             request = await client.wait(request.id)
             pause = 1.0
-        except (TransportError, ServerError) as exc:
+        except RETRYABLE as exc:
             log.warning("inloop: %s; trying again in %.0fs", exc, pause)
             await asyncio.sleep(pause)
             pause = min(pause * 2, MAX_RETRY_PAUSE)

@@ -7,9 +7,19 @@ the steps it was running, which run again in whichever worker serves the agent n
 from inloop.domain.runs import Run, RunEvent, RunStatus, RunTimeline
 from inloop.runtime.agent import Agent, RunCancelledError, RunFailedError, RunHandle
 from inloop.runtime.context import Context
-from inloop.runtime.events import ControlEvent, Event, StartEvent, StopEvent, UserMessageEvent
+from inloop.runtime.events import (
+    ControlEvent,
+    DisplayEvent,
+    Event,
+    StartEvent,
+    StopEvent,
+    UserMessageEvent,
+)
 from inloop.runtime.hitl import (
     HumanInTheLoop,
+    HumanInTheLoopApproval,
+    HumanInTheLoopApprovalRequestEvent,
+    HumanInTheLoopApprovalResponseEvent,
     HumanInTheLoopChat,
     HumanInTheLoopChatRequestEvent,
     HumanInTheLoopChatResponseEvent,
@@ -40,8 +50,12 @@ __all__ = [
     "AgentEvent",
     "Context",
     "ControlEvent",
+    "DisplayEvent",
     "Event",
     "HumanInTheLoop",
+    "HumanInTheLoopApproval",
+    "HumanInTheLoopApprovalRequestEvent",
+    "HumanInTheLoopApprovalResponseEvent",
     "HumanInTheLoopChat",
     "HumanInTheLoopChatRequestEvent",
     "HumanInTheLoopChatResponseEvent",

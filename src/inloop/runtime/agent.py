@@ -4,18 +4,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from typing import Any, ClassVar, Self
 
 from inloop.client import AsyncClient
 from inloop.domain.runs import Run, RunStatus, RunTimeline
-from inloop.errors import InloopError, UsageError
+from inloop.errors import RETRYABLE, InloopError, UsageError
 from inloop.runtime.context import Context
 from inloop.runtime.events import Event, StartEvent
-from inloop.runtime.steps import AgentDefinitionError, Dispatch, _Unresolved, collect
+from inloop.runtime.steps import (
+    AgentDefinitionError,
+    Dispatch,
+    _Unresolved,
+    collect,
+    remember_locals,
+)
 from inloop.runtime.worker import Worker
+
+log = logging.getLogger("inloop.runtime")
 
 #: How long one server long-poll of ``RunHandle.result`` lasts, in seconds.
 RESULT_POLL = 30.0
+#: The longest pause between tries while the server cannot be reached.
+MAX_RETRY_PAUSE = 30.0
 
 
 class RunFailedError(InloopError):
@@ -47,6 +58,7 @@ class Agent:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        remember_locals(cls, depth=1)  # the frame of the class statement
         cls._dispatch = None
         with contextlib.suppress(_Unresolved):  # checked at first use instead
             cls._dispatch = collect(cls, Context)
@@ -108,7 +120,7 @@ class Agent:
             )
         client = client or self.client()
         run = await client.runs.start(
-            self.agent_name, type(start_event).wire_name(), start_event.payload()
+            self.agent_name, type(start_event).wire_name(), start_event.wire_payload()
         )
         if serve:
             self._start_serving(client)
@@ -156,13 +168,24 @@ class RunHandle:
         """The StopEvent's ``result`` once the run completes (no time limit by default).
 
         Raises RunFailedError or RunCancelledError; with ``timeout`` (seconds), TimeoutError
-        if the run is still going then (the run itself goes on).
+        if the run is still going then (the run itself goes on). While the server cannot be
+        reached (restarting, say), it keeps trying: a wait of days survives that.
         """
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
+        pause = 0.5
         while True:
             left = RESULT_POLL if deadline is None else max(0.0, deadline - loop.time())
-            self.run = await self.client.runs.wait(self.id, timeout=min(RESULT_POLL, left))
+            try:
+                self.run = await self.client.runs.wait(self.id, timeout=min(RESULT_POLL, left))
+            except RETRYABLE as exc:
+                if deadline is not None and loop.time() + pause >= deadline:
+                    raise TimeoutError(f"run {self.id}: the server is unreachable: {exc}") from exc
+                log.warning("run %s: %s; trying again in %.1fs", self.id, exc, pause)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, MAX_RETRY_PAUSE)
+                continue
+            pause = 0.5
             if self.run.status == RunStatus.COMPLETED:
                 return self.run.result
             if self.run.status == RunStatus.FAILED:

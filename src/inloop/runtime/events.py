@@ -24,7 +24,8 @@ class Event(BaseModel):
     def wire_name(cls) -> str:
         return cls.__dict__.get("event_name") or cls.__name__
 
-    def payload(self) -> dict[str, Any]:
+    def wire_payload(self) -> dict[str, Any]:
+        """The event's fields as JSON, as the run stores them."""
         return self.model_dump(mode="json")
 
 
@@ -48,3 +49,8 @@ class UserMessageEvent(StartEvent):
 
 class ControlEvent(Event):
     """The base of the events that pause a run (a HITL request) or end it."""
+
+
+class DisplayEvent(Event):
+    """The base of the events shown to a person (a HITL request is one, and a control
+    event too)."""

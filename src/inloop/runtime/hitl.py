@@ -13,6 +13,7 @@ The seed's long form (declaring the two event classes and assigning ``request`` 
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, ClassVar
@@ -21,9 +22,9 @@ from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
 from inloop.domain.enums import Kind, Resolution
 from inloop.domain.errors import DomainError
-from inloop.domain.requests import NewRequest
+from inloop.domain.requests import APPROVAL_WORDS, NewRequest
 from inloop.errors import UsageError
-from inloop.runtime.events import ControlEvent, Event
+from inloop.runtime.events import ControlEvent, DisplayEvent, Event
 
 #: The request fields ``invoke`` accepts besides the question (see ``NewRequest``).
 REQUEST_FIELDS = (
@@ -43,12 +44,17 @@ REQUEST_FIELDS = (
     "assignment",
     "approvals",
     "quorum",
+    "payload",
+    "callback_url",
 )
 _ANSWERED = {Resolution.RESPONDED, Resolution.AUTO_APPROVED, Resolution.AUTO_REJECTED}
 
 
-class HumanInTheLoopRequestEvent(ControlEvent):
-    """Pauses the run and asks a human; carries every field of a core request."""
+class HumanInTheLoopRequestEvent(ControlEvent, DisplayEvent):
+    """Pauses the run and asks a human; carries every field of a core request.
+
+    A control event (the run pauses on it) that is also a display event (it is shown to
+    the human who answers: in the desk, Slack, Teams, ...)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -73,6 +79,8 @@ class HumanInTheLoopRequestEvent(ControlEvent):
     assignment: dict[str, Any] | None = None
     approvals: list[dict[str, Any]] | None = None
     quorum: dict[str, Any] | None = None
+    payload: dict[str, Any] | None = None
+    callback_url: str | None = None
 
     @model_validator(mode="after")
     def _valid_request(self) -> HumanInTheLoopRequestEvent:
@@ -102,8 +110,8 @@ class HumanInTheLoopResponseEvent(Event):
     """The human's answer (``response``), and how and by whom the request was closed.
 
     ``response`` is None when the request closed without an answer (timed out, or cancelled);
-    ``resolution`` says which. ``request_event`` is the request event that asked; ``edited``
-    the proposed action as the human changed it (an answer of modify or edit).
+    ``resolution`` says which. ``request_event`` is the request event that asked. ``edited``
+    is the request's ``payload`` as the human changed it (an answer of modify or edit).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -130,6 +138,23 @@ class HumanInTheLoopResponseEvent(Event):
     def answered(self) -> bool:
         """True if a human (or the policy, approving or rejecting) gave an answer."""
         return self.resolution in _ANSWERED
+
+
+class HumanInTheLoopApprovalRequestEvent(HumanInTheLoopRequestEvent):
+    kind: ClassVar[Kind] = Kind.APPROVAL
+
+
+class HumanInTheLoopApprovalResponseEvent(HumanInTheLoopResponseEvent):
+    response: str | None = None
+
+    @property
+    def approved(self) -> bool:
+        """True only for an approving answer (approve, approved, accept, yes) or an
+        auto-approval: anything else, a timeout included, is not an approval."""
+        if self.resolution == Resolution.AUTO_APPROVED:
+            return True
+        answer = self.response.lower() if isinstance(self.response, str) else None
+        return self.resolution == Resolution.RESPONDED and answer in APPROVAL_WORDS
 
 
 class HumanInTheLoopInputRequestEvent(HumanInTheLoopRequestEvent):
@@ -186,17 +211,16 @@ class HumanInTheLoopFormResponseEvent(HumanInTheLoopResponseEvent):
 
 
 def _importable(path: str) -> type[BaseModel] | None:
-    """The model at ``module:Qualname``, or None where this process cannot import it (the
-    answer then stays JSON; a ``model =`` subclass types it everywhere)."""
-    import importlib
+    """The model at ``module:Qualname`` if its module is loaded in this process, else None
+    (the answer then stays JSON; a ``model =`` subclass types it everywhere).
 
+    Never imports: the path comes from stored event data, which must not choose what code
+    a worker loads. The agent's own module has loaded the module of any model it asks with.
+    """
     module_name, _, qualname = path.partition(":")
-    try:
-        found: Any = importlib.import_module(module_name)
-        for part in qualname.split("."):
-            found = getattr(found, part)
-    except (ImportError, AttributeError):
-        return None
+    found: Any = sys.modules.get(module_name)
+    for part in qualname.split("."):
+        found = getattr(found, part, None)
     return found if isinstance(found, type) and issubclass(found, BaseModel) else None
 
 
@@ -263,6 +287,32 @@ def _fresh_pair(
     request = type(f"{cls.__name__}RequestEvent", (base_request,), dict(namespace))
     response = type(f"{cls.__name__}ResponseEvent", (base_response,), dict(namespace))
     return request, response
+
+
+class HumanInTheLoopApproval(HumanInTheLoop):
+    """Approve, reject or modify a proposed action: ``response`` is the option chosen,
+    ``.approved`` says whether it approves, ``edited`` is the changed ``payload``.
+
+    ``invoke(question, payload={...})`` shows the action to the human, who may edit it;
+    options default to approve / reject (and modify, with a payload), and ``escalation``
+    may auto-approve or auto-reject.
+    """
+
+    request = HumanInTheLoopApprovalRequestEvent
+    response = HumanInTheLoopApprovalResponseEvent
+
+    @classmethod
+    def invoke(cls, question: str, **fields: Any) -> HumanInTheLoopRequestEvent:
+        if "options" not in fields:
+            fields["options"] = (
+                ["approve", "reject", "modify"]
+                if fields.get("payload")
+                else [
+                    "approve",
+                    "reject",
+                ]
+            )
+        return super().invoke(question, **fields)
 
 
 class HumanInTheLoopInput(HumanInTheLoop):
@@ -354,6 +404,7 @@ class HumanInTheLoopForm(HumanInTheLoop):
 
 
 for _pair in (
+    HumanInTheLoopApproval,
     HumanInTheLoopInput,
     HumanInTheLoopConfirmation,
     HumanInTheLoopChat,

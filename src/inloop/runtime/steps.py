@@ -13,6 +13,7 @@ From these the agent's dispatch table is built, and checked:
 from __future__ import annotations
 
 import inspect
+import sys
 import types
 import typing
 from collections.abc import Callable
@@ -25,6 +26,7 @@ from inloop.runtime.hitl import HumanInTheLoopRequestEvent
 
 F = TypeVar("F", bound=Callable[..., Any])
 STEP_MARK = "__inloop_step__"
+LOCALS = "__inloop_locals__"
 
 
 class AgentDefinitionError(UsageError):
@@ -81,12 +83,19 @@ def _flatten(annotation: Any) -> list[Any]:
 
 
 def _hints(agent: type[Any], fn: Callable[..., Any]) -> dict[str, Any]:
-    import sys
-
-    module = sys.modules.get(agent.__module__)
-    namespace = {**vars(module)} if module else {}
+    namespace = dict(getattr(fn, "__globals__", {}))  # the module the step is written in
+    namespace.update(getattr(agent, LOCALS, {}))  # an agent defined inside a function
     namespace.update({agent.__name__: agent})
     return typing.get_type_hints(fn, globalns=namespace)
+
+
+def remember_locals(agent: type[Any], depth: int) -> None:
+    """Keep the names of the function an agent class is defined in (``depth`` frames up),
+    so that its steps' annotations can name classes defined there too: with ``from
+    __future__ import annotations``, annotations are strings resolved later."""
+    frame = sys._getframe(depth + 1)
+    if frame.f_locals is not frame.f_globals:
+        setattr(agent, LOCALS, dict(frame.f_locals))
 
 
 def collect(agent: type[Any], context_type: type[Any]) -> Dispatch:

@@ -86,7 +86,6 @@ class WorkflowHumanAsked(HumanInTheLoopRequestEvent):
     event_name = "WorkflowHumanAsked"
 
     request_kind: str | None = None
-    request_payload: dict[str, Any] | None = None
     node: str
     digest: str
     variables: dict[str, Any]
@@ -97,8 +96,6 @@ class WorkflowHumanAsked(HumanInTheLoopRequestEvent):
         body = super().request_body()
         if self.request_kind is not None:
             body["kind"] = self.request_kind
-        if self.request_payload is not None:
-            body["payload"] = self.request_payload
         return body
 
 
@@ -299,7 +296,7 @@ class WorkflowAgent(Agent):
         return WorkflowHumanAsked(
             question=as_text(node.render("prompt", scope)),
             request_kind=human_kind(spec),
-            request_payload=payload,
+            payload=payload,
             **fields,
             **run.position(node.id),
         )

@@ -98,15 +98,16 @@ async def wait_run(
     return json(await services.runs.wait(principal, run_id, timeout, paused=paused))
 
 
-@runs.get("/{run_id}/once/{key}", response_model=OnceValue)
+@runs.get("/{run_id}/once/{key:path}", response_model=OnceValue)
 async def get_once(
     run_id: str, key: str, services: ServicesDep, principal: PrincipalDep
 ) -> Response:
-    """The value recorded for ``ctx.once(key, ...)``; 404 if none yet."""
+    """The value recorded for ``ctx.once(key, ...)``; 404 ``not_recorded`` if none yet. The
+    key may hold ``/``."""
     return json(await services.runs.once(principal, run_id, key))
 
 
-@runs.put("/{run_id}/once/{key}", response_model=OnceValue)
+@runs.put("/{run_id}/once/{key:path}", response_model=OnceValue)
 async def record_once(
     run_id: str, key: str, record: OnceRecord, services: ServicesDep, principal: PrincipalDep
 ) -> Response:

@@ -30,6 +30,7 @@ from inloop.domain.identity import Principal
 from inloop.domain.ids import new_id
 from inloop.domain.requests import Event, Request, new_record
 from inloop.domain.runs import (
+    NOT_RECORDED,
     Claim,
     Completion,
     CompletionResult,
@@ -479,9 +480,10 @@ class RunService:
                 "resolved_by": request.resolved_by,
                 "resolved_at": request.resolved_at.isoformat() if request.resolved_at else None,
                 "comment": request.comment,
-                "edited": request.edited,
                 "request_event": asked,
             }
+            if request.edited is not None:
+                payload["edited"] = request.edited
             rows.append(
                 sql.event_row(
                     run_id,
@@ -504,7 +506,11 @@ class RunService:
         await self._exists(principal, run_id)
         found, value = await self.db.read(sql.get_once, run_id, key)
         if not found:
-            raise NotFoundError(f"nothing is recorded for key {key!r} of run {run_id}", field="key")
+            raise NotFoundError(
+                f"nothing is recorded for key {key!r} of run {run_id}",
+                field="key",
+                code=NOT_RECORDED,
+            )
         return OnceValue(key=key, value=value, recorded=False)
 
     async def record_once(

@@ -1,0 +1,5 @@
+"""``HumanInTheLoopApprovalRequestEvent`` (see ``inloop.runtime.hitl``)."""
+
+from inloop.runtime.hitl import HumanInTheLoopApprovalRequestEvent
+
+__all__ = ["HumanInTheLoopApprovalRequestEvent"]

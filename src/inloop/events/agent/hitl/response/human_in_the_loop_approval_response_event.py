@@ -1,0 +1,5 @@
+"""``HumanInTheLoopApprovalResponseEvent`` (see ``inloop.runtime.hitl``)."""
+
+from inloop.runtime.hitl import HumanInTheLoopApprovalResponseEvent
+
+__all__ = ["HumanInTheLoopApprovalResponseEvent"]
