@@ -71,7 +71,9 @@ def test_run_shows_progress_and_the_desk_link_then_the_outcome(server: ServerPro
     )  # fmt: skip
     try:
         read_until(process.stderr, r"✓ process_request \(function\)")
-        link = read_until(process.stderr, r"waiting for a human: (http://\S+/desk/requests/(req_\w+))")
+        link = read_until(
+            process.stderr, r"waiting for a human: (http://\S+/desk/requests/(req_\w+))"
+        )
         assert link[1].startswith(server.url)
         with Client(server.url, server.token) as client:
             request = client.get(link[2])
@@ -85,13 +87,19 @@ def test_run_shows_progress_and_the_desk_link_then_the_outcome(server: ServerPro
     assert "✓ human_review (human): responded" in stderr
 
 
-def test_bad_definitions_and_inputs_are_refused_before_anything_runs(server: ServerProcess, tmp_path: Path) -> None:
+def test_bad_definitions_and_inputs_are_refused_before_anything_runs(
+    server: ServerProcess, tmp_path: Path
+) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("nodes:\n  - id: ask\n    type: human\n    promt: Approve?\n")
     process = inloop(server, "workflow", "run", str(bad))
     _, stderr = process.communicate(timeout=60)
-    assert process.returncode == 2 and "nodes[0].promt" in stderr and "did you mean 'prompt'" in stderr
-    process = inloop(server, "workflow", "run", str(EXAMPLES / "manager_approval.json"), "--input", "amount=5")
+    assert (
+        process.returncode == 2 and "nodes[0].promt" in stderr and "did you mean 'prompt'" in stderr
+    )
+    process = inloop(
+        server, "workflow", "run", str(EXAMPLES / "manager_approval.json"), "--input", "amount=5"
+    )
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 2 and "--input customer_name=<value>" in stderr
     with Client(server.url, server.token) as client:
@@ -125,7 +133,10 @@ def test_a_detached_run_survives_the_server_and_the_worker_killed(server: Server
             run = client.runs.wait(run_id[1], timeout=60)
             view = client.workflows.get(run_id[1])
         assert run.status == RunStatus.COMPLETED, run.error
-        assert view.outcome == "approved" and [s.node for s in view.path] == ["l1_approval", "l2_approval"]
+        assert view.outcome == "approved" and [s.node for s in view.path] == [
+            "l1_approval",
+            "l2_approval",
+        ]
     finally:
         worker.send_signal(signal.SIGTERM)
         worker.wait(10)
