@@ -369,6 +369,11 @@ class _Compiler:
         while target_node.op == "select":  # a.b.c: one closure walking the path
             path.insert(0, target_node.args[1])
             target_node = target_node.args[0]
+        if target_node.op == "ident":  # a.b.c from a variable: one closure, no calls inside
+            root = target_node.args[0]
+            if root not in bound:
+                self.roots.add(root)
+            return _path(root, tuple(path))
         target = self.compile(target_node, bound)
         if len(path) == 1:
 
@@ -540,6 +545,38 @@ class _Compiler:
         return _macro_fn(name, var, target, parts)
 
 
+def _path(root: str, steps: tuple[str, ...]) -> Fn:
+    if len(steps) == 1:
+        step = steps[0]
+
+        def one(v: Vars) -> Any:
+            value = v.get(root)
+            return value.get(step) if value.__class__ is dict else None
+
+        return one
+    if len(steps) == 2:
+        first, second = steps
+
+        def two(v: Vars) -> Any:
+            value = v.get(root)
+            if value.__class__ is not dict:
+                return None
+            value = value.get(first)
+            return value.get(second) if value.__class__ is dict else None
+
+        return two
+
+    def walk(v: Vars) -> Any:
+        value = v.get(root)
+        for step in steps:
+            if value.__class__ is not dict:
+                return None
+            value = value.get(step)
+        return value
+
+    return walk
+
+
 def _has(value: Any, name: str) -> bool:
     if isinstance(value, dict):
         return name in value
@@ -556,7 +593,10 @@ def _and(left: Fn, right: Fn) -> Fn:
             if not truthy(right(v)):
                 return False  # false && error is false, whichever side errs
             raise
-        return truthy(first) and truthy(right(v))
+        if first is not True and not truthy(first):
+            return False
+        second = right(v)
+        return second is True or truthy(second)
 
     return conjunction
 
@@ -569,7 +609,10 @@ def _or(left: Fn, right: Fn) -> Fn:
             if truthy(right(v)):
                 return True
             raise
-        return truthy(first) or truthy(right(v))
+        if first is True or (first is not False and truthy(first)):
+            return True
+        second = right(v)
+        return second is True or truthy(second)
 
     return disjunction
 
