@@ -47,7 +47,7 @@ def load(path: Path) -> tuple[Any, Workflow]:
 def print_problems(path: Path, problems: list[Problem]) -> None:
     console = stderr()
     count = "1 problem" if len(problems) == 1 else f"{len(problems)} problems"
-    console.print(f"[red]✗[/] {escape(str(path))}: {count}", highlight=False)
+    console.print(f"[red]✗[/] {escape(str(path))}: {count}", highlight=False, soft_wrap=True)
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     table.add_column("Where", no_wrap=True, style="bold")
     table.add_column("Problem and fix", overflow="fold")
@@ -93,6 +93,7 @@ def validate(file: FileArg, as_json: JsonFlag = False) -> None:
         f"[green]✓[/] {escape(str(file))}: workflow [bold]{escape(workflow.name)}[/] is valid: "
         f"{summary['nodes']} nodes, {summary['edges']} edges, starts at {escape(workflow.start)}",
         highlight=False,
+        soft_wrap=True,
     )
     if workflow.input_names:
         required = set(workflow.required_inputs)
@@ -100,7 +101,7 @@ def validate(file: FileArg, as_json: JsonFlag = False) -> None:
             f"{name}{' (required)' if name in required else ''}"
             for name in sorted(workflow.input_names)
         )
-        out().print(f"  inputs: {escape(listed)}", highlight=False)
+        out().print(f"  inputs: {escape(listed)}", highlight=False, soft_wrap=True)
 
 
 @app.command("show")
