@@ -397,3 +397,46 @@ def test_a_valid_workflow_reports_its_inputs() -> None:
     assert workflow.input_names == {"amount", "customer"}
     assert workflow.required_inputs == {"amount"}  # a when's input may be absent: it reads null
     assert workflow.digest == compile_workflow(json.loads(json.dumps(workflow.definition))).digest
+
+
+def test_a_node_id_that_is_also_a_variable() -> None:
+    found = problems(
+        {
+            "inputs": {"type": "object", "properties": {"score": {"type": "number"}}},
+            "nodes": [{"id": "score", "type": "end"}],
+        }
+    )
+    assert found == [
+        (
+            "nodes[0].id",
+            "'score' is also a variable (an input): a node's output is kept under its id, so choose another id",
+        )
+    ]
+    found = problems(
+        {
+            "nodes": [
+                {
+                    "id": "judge",
+                    "type": "llm",
+                    "output_schema": {"properties": {"verdict": {"type": "string"}}},
+                },
+                {"id": "verdict", "type": "end"},
+            ]
+        }
+    )
+    assert found[0][0] == "nodes[1].id" and "set by judge" in found[0][1]
+
+
+def test_error_is_known_only_where_every_way_in_is_a_failure() -> None:
+    definition = {
+        "name": "f",
+        "nodes": [
+            {"id": "charge", "type": "function", "function": "m:f", "on_error": "tell"},
+            {"id": "tell", "type": "human", "prompt": "Failed: {{error.message}}"},
+        ],
+        "edges": [{"from": "charge", "to": "tell"}],
+    }
+    path, message = one(definition)
+    assert (
+        path == "nodes[1].prompt" and "reads 'error', which is set by charge (on_error)" in message
+    )

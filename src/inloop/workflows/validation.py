@@ -418,16 +418,18 @@ class _Checker:
             if node.on_error is not None:
                 set_by.setdefault("error", []).append(f"{node.id} (on_error)")
         for node in nodes.values():
-            clash = (declared or frozenset()) | {
-                n for n, ids in set_by.items() if ids != [node.id] and n != "response"
-            }
-            if node.id in clash and node.id not in set_by.get(node.id, [node.id]):
-                self.add(
-                    f"nodes[{node.index}].id",
-                    f"{node.id!r} is also a variable "
-                    f"({'an input' if declared and node.id in declared else 'set by a node'}): "
-                    "a node's output is kept under its id, so choose another id",
-                )
+            others = sorted(i for i in set_by.get(node.id, []) if i != node.id)
+            if declared is not None and node.id in declared:
+                what = "an input"
+            elif others:
+                what = f"set by {', '.join(others)}"
+            else:
+                continue
+            self.add(
+                f"nodes[{node.index}].id",
+                f"{node.id!r} is also a variable ({what}): a node's output is kept under its "
+                "id, so choose another id",
+            )
         base = (declared or frozenset()) | BUILTINS
         entry = _definitely_set(nodes, start, base)
         inferred: set[str] = set()
