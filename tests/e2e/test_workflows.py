@@ -32,7 +32,7 @@ def server(databases: Databases, tmp_path: Path) -> Iterator[ServerProcess]:
     process.stop()
 
 
-def inloop(server: ServerProcess, *args: str, **options: object) -> subprocess.Popen[str]:
+def inloop(server: ServerProcess, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "inloop", *args],
         cwd=ROOT,
@@ -40,8 +40,20 @@ def inloop(server: ServerProcess, *args: str, **options: object) -> subprocess.P
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        **options,  # type: ignore[call-overload]
     )
+
+
+def worker(server: ServerProcess, flow: str) -> subprocess.Popen[str]:
+    """``inloop workflow serve``, logging to a file (a pipe nobody reads would fill up)."""
+    with (server.workdir / "worker.log").open("a") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "inloop", "workflow", "serve", flow],
+            cwd=ROOT,
+            env=server.env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
 
 
 def read_until(stream: object, pattern: str, timeout: float = 60) -> re.Match[str]:
@@ -82,6 +94,7 @@ def test_run_shows_progress_and_the_desk_link_then_the_outcome(server: ServerPro
         stdout, stderr = process.communicate(timeout=60)
     finally:
         process.kill()
+        process.communicate()
     assert process.returncode == 0, stderr
     assert "executed (at execute)" in stdout
     assert "✓ human_review (human): responded" in stderr
@@ -113,7 +126,7 @@ def test_a_detached_run_survives_the_server_and_the_worker_killed(server: Server
     assert started.returncode == 0, stderr
     run_id = re.search(r"started run (run_\w+)", stdout)
     assert run_id is not None and "inloop workflow serve" in stdout
-    worker = inloop(server, "workflow", "serve", flow)
+    serving = worker(server, flow)
     try:
         with Client(server.url, server.token) as client:
             assert client.runs.wait(run_id[1], timeout=60, paused=True).status == RunStatus.PAUSED
@@ -122,10 +135,10 @@ def test_a_detached_run_survives_the_server_and_the_worker_killed(server: Server
         with Client(server.url, server.token) as client:
             [first] = client.workflows.get(run_id[1]).waiting_on
             assert first.prompt == "L1 Review: new laptop"
-            worker.send_signal(signal.SIGKILL)
-            worker.wait(10)
+            serving.send_signal(signal.SIGKILL)
+            serving.wait(10)
             client.respond(first.id, "approve")  # the answer waits for a worker
-            worker = inloop(server, "workflow", "serve", flow)
+            serving = worker(server, flow)
             assert client.runs.wait(run_id[1], timeout=60, paused=True).status == RunStatus.PAUSED
             [second] = client.workflows.get(run_id[1]).waiting_on
             assert second.prompt == "L2 Final Approval: new laptop"
@@ -138,5 +151,5 @@ def test_a_detached_run_survives_the_server_and_the_worker_killed(server: Server
             "l2_approval",
         ]
     finally:
-        worker.send_signal(signal.SIGTERM)
-        worker.wait(10)
+        serving.send_signal(signal.SIGTERM)
+        serving.wait(10)
