@@ -15,6 +15,7 @@ import psycopg
 from rich.console import Console
 
 from benchmarks import dashboard, desk, listing, round_trip, routing_bench, runtime, scheduling
+from benchmarks import workflows as workflow_bench
 from benchmarks._databases import BACKENDS, PG_ADMIN_URL, fresh_database, seeded_database
 from benchmarks._report import RESULTS, Metric, print_tables, write_json
 
@@ -35,6 +36,8 @@ class Sizes:
     paused_runs: int = 10_000
     dashboard_size: int = 100_000
     dashboard_calls: int = 100
+    workflow_runs: int = 2000
+    when_calls: int = 200_000
 
 
 FULL = Sizes()
@@ -50,6 +53,8 @@ QUICK = Sizes(
     paused_runs=500,
     dashboard_size=5000,
     dashboard_calls=20,
+    workflow_runs=100,
+    when_calls=20_000,
 )
 
 
@@ -174,6 +179,19 @@ def run_runtime(backend: str, workdir: Path, sizes: Sizes) -> list[Metric]:
         return asyncio.run(runtime.paused_runs(backend, url, workdir, count=sizes.paused_runs))
 
 
+def run_workflows(backend: str, workdir: Path, sizes: Sizes) -> list[Metric]:
+    with fresh_database(backend, workdir) as url:
+        return asyncio.run(
+            workflow_bench.workflow_runs(backend, url, workdir, count=sizes.workflow_runs)
+        )
+
+
+def run_when(backend: str, workdir: Path, sizes: Sizes) -> list[Metric]:
+    if backend != "sqlite":
+        return []  # in-process: no database involved, measured once
+    return workflow_bench.when_eval(backend, calls=sizes.when_calls)
+
+
 BENCHMARKS: dict[str, Callable[[str, Path, Sizes], list[Metric]]] = {
     "service_round_trip": run_service,
     "http_round_trip": run_http,
@@ -184,6 +202,8 @@ BENCHMARKS: dict[str, Callable[[str, Path, Sizes], list[Metric]]] = {
     "desk_pages": run_desk,
     "dashboard_render": run_dashboard,
     "runtime_10k_paused": run_runtime,
+    "workflow_runs": run_workflows,
+    "when_eval": run_when,
 }
 
 

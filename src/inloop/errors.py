@@ -19,7 +19,7 @@ httpx's own exceptions never escape: they are translated where the SDK calls htt
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from inloop.domain import Request
@@ -65,12 +65,15 @@ class APIError(InloopError):
         *,
         field: str | None = None,
         request_id: str | None = None,
+        details: list[Any] | None = None,
     ) -> None:
         self.status_code = status_code
         self.code = code
         self.message = message
         self.field = field
         self.request_id = request_id
+        #: Every problem when there are several (``{"path", "message"}``), e.g. a workflow's.
+        self.details = details
         super().__init__(str(self))
 
     def __str__(self) -> str:

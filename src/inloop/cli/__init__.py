@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from inloop._version import __version__
-from inloop.cli import channels, identity, passwords, requests, runs
+from inloop.cli import channels, identity, passwords, requests, runs, workflows
 from inloop.cli._context import Settings
 from inloop.cli.ask import ask
 from inloop.cli.server import register
@@ -56,6 +56,7 @@ app.command(
 )(ask)
 app.add_typer(requests.app, name="requests")
 app.add_typer(runs.app, name="runs")
+app.add_typer(workflows.app, name="workflow")
 app.command("worker")(runs.worker)
 app.command()(identity.presence)
 identity.users.command("password")(passwords.password)

@@ -18,6 +18,7 @@ from inloop.client._identity import AsyncIdentity
 from inloop.client._routing import AsyncRouting
 from inloop.client._runs import AsyncRuns
 from inloop.client._sse import SSEDecoder
+from inloop.client._workflows import AsyncWorkflows
 from inloop.models import Answer, Event, Health, Kind, Option, Page, Priority, Request, Status
 
 T = TypeVar("T")
@@ -54,6 +55,11 @@ class AsyncClient(AsyncRouting, AsyncIdentity, AsyncChannels, BaseClient):
     def runs(self) -> AsyncRuns:
         """Durable agent runs: start, list, get, cancel, wait (see inloop.runtime)."""
         return AsyncRuns(self._send)
+
+    @property
+    def workflows(self) -> AsyncWorkflows:
+        """Declarative workflow runs: validate, start, get (see docs/workflows.md)."""
+        return AsyncWorkflows(self._send)
 
     async def close(self) -> None:
         """Close the connections, unless the ``http_client`` was passed in."""

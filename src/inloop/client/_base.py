@@ -158,11 +158,13 @@ class BaseClient:
     def _api_error(response: httpx.Response) -> APIError:
         """The APIError for an error response; a body that is not the API's still explains."""
         code, message, field = f"http_{response.status_code}", "", None
+        details = None
         try:
             error = response.json()["error"]
             code = str(error.get("code") or code)
             message = str(error.get("message") or "")
             field = error.get("field")
+            details = error.get("details") if isinstance(error.get("details"), list) else None
         except (ValueError, KeyError, TypeError, AttributeError):
             text = response.text.strip()
             message = text[:200] if text and not text.startswith("<") else ""
@@ -173,6 +175,7 @@ class BaseClient:
             message,
             field=str(field) if field is not None else None,
             request_id=response.headers.get("X-Request-ID"),
+            details=details,
         )
 
     def _transport_error(self, exc: httpx.TransportError) -> TransportError:

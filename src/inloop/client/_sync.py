@@ -18,6 +18,7 @@ from inloop.client._identity import SyncIdentity
 from inloop.client._routing import SyncRouting
 from inloop.client._runs import Runs
 from inloop.client._sse import SSEDecoder
+from inloop.client._workflows import Workflows
 from inloop.models import Answer, Event, Health, Kind, Option, Page, Priority, Request, Status
 
 T = TypeVar("T")
@@ -52,6 +53,11 @@ class Client(SyncRouting, SyncIdentity, SyncChannels, BaseClient):
     def runs(self) -> Runs:
         """Durable agent runs: start, list, get, cancel, wait (see inloop.runtime)."""
         return Runs(self._send)
+
+    @property
+    def workflows(self) -> Workflows:
+        """Declarative workflow runs: validate, start, get (see docs/workflows.md)."""
+        return Workflows(self._send)
 
     def close(self) -> None:
         """Close the connections, unless the ``http_client`` was passed in."""

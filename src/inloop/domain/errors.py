@@ -15,6 +15,9 @@ from __future__ import annotations
 
 class DomainError(Exception):
     code = "error"
+    #: Further problems of the same input, each a ``{"path", "message"}`` (e.g. every
+    #: problem of a workflow definition); the API sends them as ``error.details``.
+    details: list[dict[str, str]] | None = None
 
     def __init__(self, message: str, *, field: str | None = None, code: str | None = None) -> None:
         super().__init__(message)

@@ -18,7 +18,7 @@ import types
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar, Union, get_args, get_origin
+from typing import Any, TypeVar, Union, get_args, get_origin, overload
 
 from inloop.errors import UsageError
 from inloop.runtime.events import Event, StartEvent, StopEvent
@@ -59,6 +59,10 @@ class Dispatch:
     start_types: tuple[type[Event], ...] = ()
 
 
+@overload
+def step(fn: F, *, name: str | None = None) -> F: ...
+@overload
+def step(fn: None = None, *, name: str | None = None) -> Callable[[F], F]: ...
 def step(fn: F | None = None, *, name: str | None = None) -> Any:
     """Mark an agent method as a step: ``@step()`` or ``@step``."""
 

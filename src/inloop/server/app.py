@@ -15,6 +15,7 @@ from inloop.server.api import channels as channels_api
 from inloop.server.api import deliveries as deliveries_api
 from inloop.server.api import hooks as hooks_api
 from inloop.server.api import stats as stats_api
+from inloop.server.api import workflows as workflows_api
 from inloop.server.api.deps import ServicesDep, json
 from inloop.server.api.limits import BodyLimit
 from inloop.server.config import Settings
@@ -65,6 +66,7 @@ def create_app(
     app.include_router(channels_api.router)
     app.include_router(deliveries_api.router)
     app.include_router(hooks_api.router)
+    app.include_router(workflows_api.router)
 
     @app.get("/healthz", tags=["health"])
     async def healthz(services: ServicesDep) -> Response:

@@ -31,8 +31,13 @@ STATUS = {
 }
 
 
-def error_body(code: str, message: str, field: str | None = None) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message, "field": field}}
+def error_body(
+    code: str, message: str, field: str | None = None, details: list[Any] | None = None
+) -> dict[str, Any]:
+    body: dict[str, Any] = {"code": code, "message": message, "field": field}
+    if details is not None:
+        body["details"] = details
+    return {"error": body}
 
 
 def install(app: FastAPI) -> None:
@@ -46,7 +51,9 @@ def install(app: FastAPI) -> None:
 async def _domain(_: Request, exc: DomainError) -> JSONResponse:
     status = next((s for cls, s in STATUS.items() if isinstance(exc, cls)), 400)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse(error_body(exc.code, exc.message, exc.field), status, headers=headers)
+    return JSONResponse(
+        error_body(exc.code, exc.message, exc.field, exc.details), status, headers=headers
+    )
 
 
 async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

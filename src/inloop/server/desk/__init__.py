@@ -31,6 +31,7 @@ from inloop.server.desk import (
     pages,
     queue,
     request_page,
+    workflows,
 )
 from inloop.server.desk.auth import DeskRoute
 
@@ -44,5 +45,6 @@ router.include_router(admin.router)
 router.include_router(dashboard.router)
 router.include_router(answer_links.router)
 router.include_router(channels_admin.router)
+router.include_router(workflows.router)
 
 __all__ = ["passwords_api", "router"]

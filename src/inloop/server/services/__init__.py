@@ -32,6 +32,7 @@ from inloop.server.services.sms_inbound import SmsInbound
 from inloop.server.services.stats import StatsService
 from inloop.server.services.teams_inbound import TeamsInbound
 from inloop.server.services.webhook_inbound import WebhookInbound
+from inloop.server.services.workflows import WorkflowService
 from inloop.server.store.database import Database
 from inloop.server.store.engine import make_engine
 
@@ -63,6 +64,7 @@ class Services:
     sms_inbound: SmsInbound
     email_inbound: EmailInbound
     webhook_inbound: WebhookInbound
+    workflows: WorkflowService
 
     def close(self) -> None:
         self.db.dispose()
@@ -103,6 +105,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     notifier = Notifier(channels, deliveries, codes)
     inbound = Inbound(db, clock, channels, requests, deliveries, codes)
     db.before_commit.append(notifier.before_commit)
+    runs = RunService(db, clock, hub, lifecycle, requests)
     return Services(
         settings=settings,
         db=db,
@@ -112,7 +115,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         assignment=AssignmentService(db, clock, lifecycle, requests),
         identity=IdentityService(db, clock, policy, admin_token=settings.admin_token),
         scheduler=Scheduler(db, clock, lifecycle, batch=settings.scheduler_batch),
-        runs=RunService(db, clock, hub, lifecycle, requests),
+        runs=runs,
         sessions=SessionService(db, clock, lifetime=timedelta(hours=12)),
         desk=DeskService(db),
         stats=StatsService(db, clock, policy),
@@ -128,6 +131,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         sms_inbound=SmsInbound(inbound, settings.base_url),
         email_inbound=EmailInbound(inbound),
         webhook_inbound=WebhookInbound(inbound),
+        workflows=WorkflowService(db, runs),
     )
 
 

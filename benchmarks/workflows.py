@@ -1,0 +1,197 @@
+"""Declarative workflows: completed runs per second of a 10-node workflow with 2 human
+nodes, and the cost of evaluating a ``when``.
+
+``workflow_runs``: a real ``inloop serve`` and a real ``inloop workflow serve`` (separate
+processes) with ``benchmarks/workflow_bench.json``: 4 function nodes, a built-in llm node,
+2 human approvals and 3 ends; an approved run passes 8 nodes in 5 steps. The runs are
+started over HTTP (``POST /v1/workflows/runs``, the definition checked each time), and
+humans answer through the API as soon as a request shows up on the pending list (64
+connections of the minimal client). Runs/s is the number of runs over the time from the
+first start until the last run completed.
+
+``when_eval``: seed 001's conditions compiled once and evaluated over and over in this
+process (``timeit``), the time per evaluation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+import timeit
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from benchmarks._http import RawConnection
+from benchmarks._report import Metric, Target
+from benchmarks._server import ServerProcess
+from benchmarks.runtime import _cpu_seconds
+from inloop.workflows.cel import compile_expression
+
+RATE_TARGET = Target(">=", 200)  # completed runs/s on SQLite
+WHEN_TARGET = Target("<", 2.0)  # µs per evaluation
+CONCURRENCY = 64
+BUDGET_SECONDS = 600.0
+FLOW = Path(__file__).parent / "workflow_bench.json"
+
+
+def intake(variables: dict[str, Any]) -> dict[str, Any]:
+    return {"received": True, "lines": int(variables.get("amount", 0)) % 7 + 1}
+
+
+def risk(variables: dict[str, Any]) -> dict[str, Any]:
+    return {"risk_score": min(1.0, float(variables.get("amount", 0)) / 100_000)}
+
+
+def record(variables: dict[str, Any]) -> dict[str, Any]:
+    return {"recorded": variables.get("order")}
+
+
+async def _answer_all(
+    port: int, headers: dict[str, str], http: httpx.AsyncClient, count: int, deadline: float
+) -> int:
+    """Answer each request the moment the event stream says it was created (as a desk
+    would), over 64 connections, until every run completed; the answers sent."""
+    ids: asyncio.Queue[str] = asyncio.Queue()
+    expected = 2 * count  # two humans a run
+
+    async def listen() -> None:
+        params = {"type": "created"}
+        async with http.stream("GET", "/v1/events", params=params, timeout=None) as stream:
+            async for line in stream.aiter_lines():
+                if line.startswith("data:"):
+                    ids.put_nowait(json.loads(line[5:])["request"]["id"])
+
+    sent = 0
+
+    async def answer() -> None:
+        nonlocal sent
+        raw = await RawConnection.open(port, headers)
+        try:
+            while sent < expected:
+                request_id = await ids.get()
+                sent += 1
+                status, body = await raw.request(
+                    "POST", f"/v1/requests/{request_id}/respond", {"response": "approve"}
+                )
+                if status >= 300:
+                    raise RuntimeError(f"respond {request_id}: {status} {body}")
+        finally:
+            await raw.close()
+
+    listener = asyncio.create_task(listen())
+    answerers = [asyncio.create_task(answer()) for _ in range(CONCURRENCY)]
+    try:
+        while sent < expected:
+            done, _ = await asyncio.wait([listener, *answerers], timeout=1.0,
+                                         return_when=asyncio.FIRST_EXCEPTION)  # fmt: skip
+            for task in done:
+                if task.exception() is not None:
+                    raise task.exception()  # type: ignore[misc]
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{sent} of {expected} answers sent at the deadline")
+        while True:  # the last steps after the last answer
+            open_runs = {"status": ["running", "paused"], "limit": 1}
+            if not (await http.get("/v1/runs", params=open_runs)).json()["items"]:
+                return sent
+            await asyncio.sleep(0.05)  # a benchmark may poll; a test may not
+    finally:
+        for task in [listener, *answerers]:
+            task.cancel()
+        await asyncio.gather(listener, *answerers, return_exceptions=True)
+
+
+async def _start_all(port: int, headers: dict[str, str], count: int) -> None:
+    definition = json.loads(FLOW.read_text())
+    queue = list(range(count))
+
+    async def start(raw: RawConnection) -> None:
+        while queue:
+            n = queue.pop()
+            body = {"definition": definition, "inputs": {"order": n, "amount": 100 + n}}
+            status, answer = await raw.request("POST", "/v1/workflows/runs", body)
+            if status != 201:
+                raise RuntimeError(f"start: {status} {answer}")
+
+    connections = [await RawConnection.open(port, headers) for _ in range(16)]
+    try:
+        await asyncio.gather(*(start(raw) for raw in connections))
+    finally:
+        for raw in connections:
+            await raw.close()
+
+
+async def workflow_runs(backend: str, url: str, workdir: Path, *, count: int) -> list[Metric]:
+    name = "workflow_runs"
+    with ServerProcess(url, workdir) as server:
+        env = {**os.environ, "INLOOP_URL": server.url, "INLOOP_TOKEN": server.token}
+        env.pop("INLOOP_LLM_URL", None)  # the built-in model: the benchmark measures Inloop
+        log = (workdir / "workflow-worker.log").open("ab")
+        worker = subprocess.Popen(  # noqa: ASYNC220 (started once, not awaited)
+            [sys.executable, "-m", "inloop", "workflow", "serve", str(FLOW)],
+            cwd=Path(__file__).parent.parent,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + BUDGET_SECONDS
+        try:
+            async with httpx.AsyncClient(
+                base_url=server.url, headers=server.headers, timeout=60
+            ) as http:
+                assert server.process is not None
+                cpu_before = _cpu_seconds(server.process.pid), _cpu_seconds(worker.pid)
+                started = time.perf_counter()
+                starting = asyncio.create_task(_start_all(server.port, server.headers, count))
+                answers = await _answer_all(server.port, server.headers, http, count, deadline)
+                await starting
+                elapsed = time.perf_counter() - started
+                server_cpu = _cpu_seconds(server.process.pid) - cpu_before[0]
+                worker_cpu = _cpu_seconds(worker.pid) - cpu_before[1]
+                sample = (await http.get("/v1/runs", params={"limit": 1})).json()["items"][0]
+                if sample["status"] != "completed" or sample["result"]["outcome"] != "approved":
+                    raise RuntimeError(f"a run did not complete as approved: {sample}")
+        finally:
+            worker.terminate()
+            worker.wait(10)
+            log.close()
+    note = f"{count:,} runs of 10 nodes (8 passed, 2 human), {answers:,} answers over the API"
+    cpu_note = "CPU time per run: start, 5 steps, 2 requests, 2 answers"
+    return [
+        Metric(name, backend, "completed runs", count / elapsed, "runs/s",
+               RATE_TARGET if backend == "sqlite" else None, f"{note}; {elapsed:.1f} s in all"),
+        Metric(name, backend, "server CPU per run", server_cpu / count * 1e3, "ms", None, cpu_note),
+        Metric(name, backend, "worker CPU per run", worker_cpu / count * 1e3, "ms", None, cpu_note),
+        Metric(name, backend, "load average (1 min)", os.getloadavg()[0], "", None, "machine"),
+    ]  # fmt: skip
+
+
+WHENS = [
+    ("confidence >= 0.8", {"confidence": 0.93}),
+    ("amount > 10000", {"amount": 15000}),
+    ("customer.is_vip == true", {"customer": {"is_vip": True}}),
+    ("response.approved == false && response.corrections == null",
+     {"response": {"approved": False}}),
+    ("amount > 10000 || customer.is_vip == true || risk_score > 0.7",
+     {"amount": 50, "customer": {"is_vip": False}, "risk_score": 0.2}),
+]  # fmt: skip
+
+
+def when_eval(backend: str, *, calls: int) -> list[Metric]:
+    metrics = []
+    for text, variables in WHENS:
+        expression = compile_expression(text)
+        best = min(
+            timeit.repeat(lambda e=expression.evaluate, v=variables: e(v), number=calls, repeat=5)
+        )
+        micros = best / calls * 1e6
+        metrics.append(
+            Metric("when_eval", backend, text, micros, "µs", WHEN_TARGET,
+                   f"best of 5 x {calls:,} evaluations, compiled once")
+        )  # fmt: skip
+    return metrics

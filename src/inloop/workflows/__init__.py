@@ -1,0 +1,1 @@
+"""Declarative workflows: definitions, validation, CEL conditions, templates, drawings."""
