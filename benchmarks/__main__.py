@@ -14,7 +14,16 @@ from pathlib import Path
 import psycopg
 from rich.console import Console
 
-from benchmarks import dashboard, desk, listing, round_trip, routing_bench, runtime, scheduling
+from benchmarks import (
+    dashboard,
+    desk,
+    listing,
+    relay,
+    round_trip,
+    routing_bench,
+    runtime,
+    scheduling,
+)
 from benchmarks import workflows as workflow_bench
 from benchmarks._databases import BACKENDS, PG_ADMIN_URL, fresh_database, seeded_database
 from benchmarks._report import RESULTS, Metric, print_tables, write_json
@@ -38,6 +47,8 @@ class Sizes:
     dashboard_calls: int = 100
     workflow_runs: int = 2000
     when_calls: int = 200_000
+    relay_conversations: int = 200
+    relay_total: int = 5000
 
 
 FULL = Sizes()
@@ -55,6 +66,8 @@ QUICK = Sizes(
     dashboard_calls=20,
     workflow_runs=100,
     when_calls=20_000,
+    relay_conversations=20,
+    relay_total=300,
 )
 
 
@@ -192,6 +205,16 @@ def run_when(backend: str, workdir: Path, sizes: Sizes) -> list[Metric]:
     return workflow_bench.when_eval(backend, calls=sizes.when_calls)
 
 
+def run_relay(backend: str, workdir: Path, sizes: Sizes) -> list[Metric]:
+    with fresh_database(backend, workdir) as url:
+        return asyncio.run(
+            relay.message_relay(
+                backend, url, conversations=sizes.relay_conversations, total=sizes.relay_total,
+                concurrency=16,
+            )
+        )  # fmt: skip
+
+
 BENCHMARKS: dict[str, Callable[[str, Path, Sizes], list[Metric]]] = {
     "service_round_trip": run_service,
     "http_round_trip": run_http,
@@ -204,6 +227,7 @@ BENCHMARKS: dict[str, Callable[[str, Path, Sizes], list[Metric]]] = {
     "runtime_10k_paused": run_runtime,
     "workflow_runs": run_workflows,
     "when_eval": run_when,
+    "message_relay": run_relay,
 }
 
 

@@ -6,6 +6,9 @@ The SDK (this package's top level) needs only httpx and pydantic; the server liv
 
 from inloop._version import __version__
 from inloop.client import AsyncClient, Client
+from inloop.client._conversations import NULL, ConfigurationOverrides
+from inloop.domain.conversations import Conversation, ConversationEvent, Message
+from inloop.domain.handoffs import EndReason, HandoffSession
 from inloop.errors import (
     APIError,
     AuthenticationError,
@@ -58,6 +61,7 @@ from inloop.runtime import (
     BotInTheLoopResponderInfo,
     BotInTheLoopResponseEvent,
     Context,
+    HitlContinueEvent,
     HumanInTheLoop,
     HumanInTheLoopApproval,
     HumanInTheLoopApprovalRequestEvent,
@@ -92,6 +96,7 @@ from inloop.runtime import (
 )
 
 __all__ = [
+    "NULL",
     "APIError",
     "Agent",
     "AgentDefinitionError",
@@ -107,12 +112,18 @@ __all__ = [
     "BotInTheLoopResponderInfo",
     "BotInTheLoopResponseEvent",
     "Client",
+    "ConfigurationOverrides",
     "ConflictError",
     "Context",
+    "Conversation",
+    "ConversationEvent",
     "CreatedApiKey",
     "EditError",
+    "EndReason",
     "Event",
     "EventType",
+    "HandoffSession",
+    "HitlContinueEvent",
     "HumanInTheLoop",
     "HumanInTheLoopApproval",
     "HumanInTheLoopApprovalRequestEvent",
@@ -137,6 +148,7 @@ __all__ = [
     "InloopError",
     "InvalidError",
     "Kind",
+    "Message",
     "NoAnswerError",
     "NotFoundError",
     "Option",

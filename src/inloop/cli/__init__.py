@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from inloop._version import __version__
-from inloop.cli import channels, identity, passwords, requests, runs, workflows
+from inloop.cli import channels, handoff, identity, passwords, requests, runs, workflows
 from inloop.cli._context import Settings
 from inloop.cli.ask import ask
 from inloop.cli.server import register
@@ -65,6 +65,7 @@ app.add_typer(identity.teams, name="teams")
 app.add_typer(identity.keys, name="keys")
 app.add_typer(channels.channels, name="channels")
 app.add_typer(channels.deliveries, name="deliveries")
+app.add_typer(handoff.app, name="handoff")
 register(app)
 
 

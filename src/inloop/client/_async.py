@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from inloop.client import _calls as calls
 from inloop.client._base import DEFAULT_TIMEOUT, BaseClient, CreateOptions, RequestFilters
 from inloop.client._channels import AsyncChannels
+from inloop.client._conversations import AsyncConversations, AsyncHandoff
 from inloop.client._identity import AsyncIdentity
 from inloop.client._routing import AsyncRouting
 from inloop.client._runs import AsyncRuns
@@ -24,7 +25,7 @@ from inloop.models import Answer, Event, Health, Kind, Option, Page, Priority, R
 T = TypeVar("T")
 
 
-class AsyncClient(AsyncRouting, AsyncIdentity, AsyncChannels, BaseClient):
+class AsyncClient(AsyncHandoff, AsyncRouting, AsyncIdentity, AsyncChannels, BaseClient):
     """Talks to an Inloop server without blocking the event loop; see ``Client``.
 
     Close it with ``await client.close()``, or use it as an async context manager.
@@ -50,6 +51,11 @@ class AsyncClient(AsyncRouting, AsyncIdentity, AsyncChannels, BaseClient):
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.close()
+
+    @property
+    def conversations(self) -> AsyncConversations:
+        """Conversations with customers: open, send, read, consult, the event log."""
+        return AsyncConversations(self._send)
 
     @property
     def runs(self) -> AsyncRuns:

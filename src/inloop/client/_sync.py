@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from inloop.client import _calls as calls
 from inloop.client._base import DEFAULT_TIMEOUT, BaseClient, CreateOptions, RequestFilters
 from inloop.client._channels import SyncChannels
+from inloop.client._conversations import Conversations, SyncHandoff
 from inloop.client._identity import SyncIdentity
 from inloop.client._routing import SyncRouting
 from inloop.client._runs import Runs
@@ -24,7 +25,7 @@ from inloop.models import Answer, Event, Health, Kind, Option, Page, Priority, R
 T = TypeVar("T")
 
 
-class Client(SyncRouting, SyncIdentity, SyncChannels, BaseClient):
+class Client(SyncHandoff, SyncRouting, SyncIdentity, SyncChannels, BaseClient):
     """Talks to an Inloop server. ``base_url`` defaults to ``$INLOOP_URL``, ``token`` to
     ``$INLOOP_TOKEN``. Close it, or use it as a context manager."""
 
@@ -48,6 +49,11 @@ class Client(SyncRouting, SyncIdentity, SyncChannels, BaseClient):
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+    @property
+    def conversations(self) -> Conversations:
+        """Conversations with customers: open, send, read, consult, the event log."""
+        return Conversations(self._send)
 
     @property
     def runs(self) -> Runs:

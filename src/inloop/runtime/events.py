@@ -51,6 +51,18 @@ class ControlEvent(Event):
     """The base of the events that pause a run (a HITL request) or end it."""
 
 
+class HitlContinueEvent(Event):
+    """A handoff ended and the AI has the conversation back (``flow_on_hitl_stopped``):
+    appended to the inbox of the run a conversation is linked to (``run_id``)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    conversation_id: str
+    session_id: str
+    end_reason: str
+    by: str | None = None
+
+
 class DisplayEvent(Event):
     """The base of the events shown to a person (a HITL request is one, and a control
     event too)."""

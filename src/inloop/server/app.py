@@ -9,10 +9,12 @@ from fastapi import FastAPI
 from fastapi.responses import Response
 
 from inloop._version import __version__
-from inloop.server import desk
+from inloop.server import chat, desk
 from inloop.server.api import assignment, errors, events, identity, requests, runs
 from inloop.server.api import channels as channels_api
+from inloop.server.api import conversations as conversations_api
 from inloop.server.api import deliveries as deliveries_api
+from inloop.server.api import handoff as handoff_api
 from inloop.server.api import hooks as hooks_api
 from inloop.server.api import stats as stats_api
 from inloop.server.api import workflows as workflows_api
@@ -34,12 +36,15 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         relay = PgRelay(services.db, services.hub) if services.db.dialect == "postgresql" else None
         if relay is not None:
+            relay.conversations = services.conversation_hub.changed
             await relay.start()
         await services.scheduler.start()
         await services.dispatcher.start()
+        await services.provider_dispatcher.start()
         try:
             yield
         finally:
+            await services.provider_dispatcher.stop()
             await services.dispatcher.stop()
             await services.scheduler.stop()
             if relay is not None:
@@ -67,6 +72,9 @@ def create_app(
     app.include_router(deliveries_api.router)
     app.include_router(hooks_api.router)
     app.include_router(workflows_api.router)
+    app.include_router(conversations_api.router)
+    app.include_router(handoff_api.router)
+    app.include_router(chat.router)
 
     @app.get("/healthz", tags=["health"])
     async def healthz(services: ServicesDep) -> Response:

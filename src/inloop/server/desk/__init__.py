@@ -27,6 +27,7 @@ from inloop.server.desk import (
     admin,
     answer_links,
     channels_admin,
+    conversation_page,
     dashboard,
     pages,
     queue,
@@ -46,5 +47,6 @@ router.include_router(dashboard.router)
 router.include_router(answer_links.router)
 router.include_router(channels_admin.router)
 router.include_router(workflows.router)
+router.include_router(conversation_page.router)
 
 __all__ = ["passwords_api", "router"]

@@ -4,6 +4,7 @@ transfer, escalate now. Every change goes through the same services as the API."
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 from fastapi import APIRouter, Depends, Request
@@ -29,6 +30,9 @@ async def request_page(
 ) -> Response:
     after = await services.desk.latest_event_id()
     found = await services.requests.get(session.principal, request_id)
+    if found.metadata.get("handoff_session") and found.conversation_id:
+        # A live handoff's ticket: its page is the conversation itself.
+        return RedirectResponse(f"/desk/conversations/{quote(found.conversation_id, safe='')}", 303)
     history = await services.requests.events(session.principal, request_id)
     now = services.clock.now()
     return render(
@@ -46,6 +50,7 @@ async def request_page(
             "holds": found.assigned_to is not None and found.assigned_to == session.user.handle,
             "is_admin": session.principal.is_admin,
             "after": after,
+            "consult": bool(found.metadata.get("consult")) and found.conversation_id is not None,
         },
     )
 

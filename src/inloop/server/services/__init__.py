@@ -13,16 +13,24 @@ from inloop.server.secrets import Keyring, default_key_file
 from inloop.server.services.answer_codes import AnswerCodes, card_extras
 from inloop.server.services.assignment import AssignmentService
 from inloop.server.services.channels import ChannelService
+from inloop.server.services.chatlog import ChatLog, ConversationHub
 from inloop.server.services.clock import Clock, SystemClock
+from inloop.server.services.consults import CONSULT_TIMER, ConsultService
+from inloop.server.services.conversations import ConversationService
 from inloop.server.services.deliveries import DeliveryService
 from inloop.server.services.desk import DeskService
 from inloop.server.services.dispatcher import Dispatcher, DispatchSettings
 from inloop.server.services.email_inbound import EmailInbound
+from inloop.server.services.handoffs import ASSIGN_TIMER, HandoffService
 from inloop.server.services.hub import Hub
 from inloop.server.services.identity import IdentityService
 from inloop.server.services.inbound import Inbound
 from inloop.server.services.lifecycle import Lifecycle, Policy
 from inloop.server.services.notifications import Notifier
+from inloop.server.services.provider_calls import ProviderDispatcher
+from inloop.server.services.providers.desk import DeskProvider
+from inloop.server.services.providers.webhook import WebhookProvider
+from inloop.server.services.providers.zendesk import ZendeskProvider
 from inloop.server.services.requests import RequestService
 from inloop.server.services.runs import RunService
 from inloop.server.services.scheduler import Scheduler
@@ -30,6 +38,7 @@ from inloop.server.services.sessions import SessionService
 from inloop.server.services.slack_inbound import SlackInbound
 from inloop.server.services.sms_inbound import SmsInbound
 from inloop.server.services.stats import StatsService
+from inloop.server.services.summaries import ExtractiveSummary
 from inloop.server.services.teams_inbound import TeamsInbound
 from inloop.server.services.webhook_inbound import WebhookInbound
 from inloop.server.services.workflows import WorkflowService
@@ -65,6 +74,12 @@ class Services:
     email_inbound: EmailInbound
     webhook_inbound: WebhookInbound
     workflows: WorkflowService
+    # Conversations and live handoff (issue 7)
+    conversation_hub: ConversationHub
+    conversations: ConversationService
+    handoffs: HandoffService
+    consults: ConsultService
+    provider_dispatcher: ProviderDispatcher
 
     def close(self) -> None:
         self.db.dispose()
@@ -105,7 +120,15 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     notifier = Notifier(channels, deliveries, codes)
     inbound = Inbound(db, clock, channels, requests, deliveries, codes)
     db.before_commit.append(notifier.before_commit)
+    scheduler = Scheduler(db, clock, lifecycle, batch=settings.scheduler_batch)
     runs = RunService(db, clock, hub, lifecycle, requests)
+    conversation_hub = ConversationHub()
+    handoffs, conversations, consults = build_conversations(
+        db, clock, lifecycle, requests, scheduler, runs, policy, conversation_hub
+    )
+    provider_dispatcher = ProviderDispatcher(db, clock, handoffs)
+    handoffs.providers["webhook"] = WebhookProvider(provider_dispatcher.wake)
+    handoffs.providers["zendesk"] = ZendeskProvider(provider_dispatcher.wake)
     return Services(
         settings=settings,
         db=db,
@@ -114,7 +137,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         requests=requests,
         assignment=AssignmentService(db, clock, lifecycle, requests),
         identity=IdentityService(db, clock, policy, admin_token=settings.admin_token),
-        scheduler=Scheduler(db, clock, lifecycle, batch=settings.scheduler_batch),
+        scheduler=scheduler,
         runs=runs,
         sessions=SessionService(db, clock, lifetime=timedelta(hours=12)),
         desk=DeskService(db),
@@ -132,6 +155,11 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         email_inbound=EmailInbound(inbound),
         webhook_inbound=WebhookInbound(inbound),
         workflows=WorkflowService(db, runs),
+        conversation_hub=conversation_hub,
+        conversations=conversations,
+        handoffs=handoffs,
+        consults=consults,
+        provider_dispatcher=provider_dispatcher,
     )
 
 
@@ -144,3 +172,29 @@ def _dispatch(settings: Settings) -> DispatchSettings:
         backoff=parse_duration(settings.delivery_backoff),
         backoff_cap=parse_duration(settings.delivery_backoff_cap),
     )
+
+
+def build_conversations(
+    db: Database,
+    clock: Clock,
+    lifecycle: Lifecycle,
+    requests: RequestService,
+    scheduler: Scheduler,
+    runs: RunService,
+    policy: Policy,
+    hub: ConversationHub,
+) -> tuple[HandoffService, ConversationService, ConsultService]:
+    """Conversations, handoffs, consults and the providers behind the ``hitl`` interface."""
+    log = ChatLog(db, hub)
+    summariser = ExtractiveSummary()
+    handoffs = HandoffService(db, clock, lifecycle, log)
+    handoffs.runs_woken.append(runs._wake_claimers)
+    handoffs.providers["desk"] = DeskProvider(
+        requests, lifecycle, summariser, lambda tx: handoffs.settings_tx(tx.conn)
+    )
+    conversations = ConversationService(db, clock, hub, log, handoffs)
+    consults = ConsultService(db, clock, lifecycle, requests, handoffs, log, summariser, policy)
+    conversations.approver = consults
+    scheduler.handlers[ASSIGN_TIMER] = handoffs.assignment_timer
+    scheduler.handlers[CONSULT_TIMER] = consults.consult_timer
+    return handoffs, conversations, consults

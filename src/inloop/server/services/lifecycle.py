@@ -60,6 +60,9 @@ class Lifecycle:
         #: (answered, timed out, decided by policy, cancelled): durable runs append the
         #: response event to the run's inbox there, so the two commit together.
         self.on_close: list[Callable[[Tx, list[Request], datetime], None]] = []
+        #: Called inside the transaction after every change made through ``change``, with
+        #: the request before and after: handoff sessions follow their desk ticket here.
+        self.on_change: list[Callable[[Tx, Request, Request, datetime], None]] = []
 
     # the one way a request changes
 
@@ -108,6 +111,8 @@ class Lifecycle:
         if request.is_open and not updated.is_open:
             for hook in self.on_close:
                 hook(tx, [updated], now)
+        for on_change in self.on_change:
+            on_change(tx, request, updated, now)
         return updated
 
     # starting out

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 
 import orjson
 import psycopg
@@ -34,6 +35,8 @@ class PgRelay:
         )
         self._task: asyncio.Task[None] | None = None
         self.listening = asyncio.Event()
+        #: Told the ids of conversations another replica changed (they carry no events).
+        self.conversations: Callable[[list[str]], None] = lambda ids: None
 
     async def start(self, timeout: float = 10.0) -> None:
         """Start listening; returns once the LISTEN is in place (or, failing that, after
@@ -72,6 +75,9 @@ class PgRelay:
             message = orjson.loads(payload)
             if message.get("origin") == self.db.origin:
                 return  # this replica published its own events at commit
+            if "conversations" in message:
+                self.conversations([str(c) for c in message["conversations"]])
+                return
             events = await self.db.read(sql.get_events, [int(i) for i in message["ids"]])
             requests = await self.db.read(sql.get_requests, [e.request_id for e in events])
         except Exception:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy.exc import DBAPIError
@@ -42,6 +43,9 @@ class Scheduler:
         self._wake = asyncio.Event()
         self._sleeping_until: datetime | None = None
         self._task: asyncio.Task[None] | None = None
+        #: What fires timers of other kinds (conversations' handoff timers), in the batch's
+        #: transaction: ``handler(tx, timer, now)``.
+        self.handlers: dict[str, Callable[[Tx, timers.Timer, datetime], None]] = {}
         db.on_timer = self.timer_set
 
     def timer_set(self, due_at: datetime) -> None:
@@ -93,6 +97,9 @@ class Scheduler:
             if timer.kind == "offline":
                 assert timer.user_handle is not None
                 self._offline(tx, timer.user_handle, timer.data.get("since"), now)
+                continue
+            if timer.kind in self.handlers:
+                self.handlers[timer.kind](tx, timer, now)
                 continue
             request = current.get(timer.request_id or "")
             if request is None or request.id in closing or not _still_meant(timer, request):

@@ -432,3 +432,128 @@ inbound_messages = Table(
     Column("received_at", UTCDateTime, nullable=False),
     Index(None, "received_at"),
 )
+
+# --- Conversations and live handoff (issue 7, migration 0008) ---------------------------
+# A conversation with a customer, its messages (ids in write order), the agents' event
+# log of it, handoff sessions (at most one open per conversation: a partial unique
+# index), and the project-wide handoff settings.
+conversations = Table(
+    "conversations",
+    metadata,
+    Column("id", String(120), primary_key=True),
+    Column("user_id", String(200), nullable=False),
+    Column("user_name", String(200)),
+    Column("user_email", String(320)),
+    Column("customer", Json, nullable=False),
+    Column("metadata", Json, nullable=False),
+    Column("accepts", Json, nullable=False),
+    Column("approver_mode", Boolean),
+    Column("approver_auto_accept_seconds", Integer),
+    Column("run_id", String(40)),
+    # sha256 of the customer's chat token: the chat page is opened with the token only.
+    Column("token_hash", String(64)),
+    Column("created_by", String(200), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index(None, "created_by", "created_at"),
+    Index(None, "user_id"),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", EventId, primary_key=True, autoincrement=True),
+    Column("conversation_id", String(120), ForeignKey("conversations.id"), nullable=False),
+    Column("role", String(10), nullable=False),
+    Column("author", String(200)),
+    Column("author_name", String(200)),
+    Column("type", String(10), nullable=False),
+    Column("content", Json, nullable=False),
+    Column("audience", String(10), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("external_id", String(200)),
+    Column("session_id", String(40)),
+    Column("request_id", String(40)),
+    Column("metadata", Json, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    # A relayed message is stored once, however often its sender retries it.
+    UniqueConstraint("conversation_id", "external_id"),
+    Index(None, "conversation_id", "id"),
+    Index(None, "request_id"),
+)
+
+conversation_events = Table(
+    "conversation_events",
+    metadata,
+    Column("id", EventId, primary_key=True, autoincrement=True),
+    Column("conversation_id", String(120), ForeignKey("conversations.id"), nullable=False),
+    Column("type", String(30), nullable=False),
+    Column("data", Json, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index(None, "conversation_id", "id"),
+)
+
+handoff_sessions = Table(
+    "handoff_sessions",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("conversation_id", String(120), ForeignKey("conversations.id"), nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("end_reason", String(30)),
+    Column("title", String(300), nullable=False),
+    Column("description", Text),
+    Column("user_id", String(200), nullable=False),
+    Column("user_email", String(320)),
+    Column("provider", String(20), nullable=False),
+    Column("external_id", String(200)),
+    Column("request_id", String(40)),
+    Column("human", String(200)),
+    Column("human_name", String(200)),
+    Column("config", Json, nullable=False),
+    Column("created_by", String(200), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("assigned_at", UTCDateTime),
+    Column("ended_at", UTCDateTime),
+    # What the provider keeps about the session (Zendesk's requester id, ...).
+    Column("provider_data", Json, nullable=False, server_default=text("'{}'")),
+    Index(None, "conversation_id", "created_at"),
+    Index(None, "provider", "external_id"),
+    Index(None, "request_id"),
+)
+# The second start_hitl on a conversation with an open session loses here, even in a race.
+Index(
+    "uq_handoff_sessions_open_conversation",
+    handoff_sessions.c.conversation_id,
+    unique=True,
+    sqlite_where=handoff_sessions.c.status != "ended",
+    postgresql_where=handoff_sessions.c.status != "ended",
+)
+
+# The calls a provider makes to its helpdesk, in order per session: written in the
+# transaction that causes them, sent after the commit, retried with backoff, dead-lettered.
+provider_calls = Table(
+    "provider_calls",
+    metadata,
+    Column("id", EventId, primary_key=True, autoincrement=True),
+    Column("session_id", String(40), ForeignKey("handoff_sessions.id"), nullable=False),
+    Column("provider", String(20), nullable=False),
+    Column("op", String(30), nullable=False),
+    Column("payload", Json, nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("due_at", UTCDateTime, nullable=False),
+    Column("lease_until", UTCDateTime),
+    Column("last_error", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("done_at", UTCDateTime),
+    Index(None, "status", "due_at"),
+    Index(None, "session_id", "id"),
+)
+
+handoff_settings = Table(
+    "handoff_settings",
+    metadata,
+    Column("key", String(100), primary_key=True),
+    Column("value", Json),
+)

@@ -314,7 +314,7 @@ document.documentElement.classList.add("js");
       return;
     }
     if (page) {
-      if (key === "a" || key === "r" || key === "c") {
+      if (key === "a" || key === "r" || key === "c" || key === "t") {
         const button = $('button[data-key="' + key + '"]');
         if (button && !button.disabled) { event.preventDefault(); button.click(); }
       } else if (key === "e") {
