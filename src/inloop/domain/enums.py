@@ -82,6 +82,7 @@ class EventType(StrEnum):
     AUTO_REJECTED = "auto_rejected"
     VOTED = "voted"
     ADVANCED = "advanced"
+    SUMMARISED = "summarised"
 
 
 class Presence(StrEnum):

@@ -53,8 +53,9 @@ class Extras(BaseModel):
         ],
         max_length=100,
     )
-    # Only the extractive summariser ships; an LLM one plugs into the Summariser protocol.
-    summariser: str = Field(default="extractive", pattern="^extractive$")
+    # The context summary: extractive always; "llm" then asks the configured model
+    # (INLOOP_LLM_URL) and replaces it when the model answers.
+    summariser: str = Field(default="extractive", pattern="^(extractive|llm)$")
     # The webhook provider: your desk's endpoint and the shared secret (Standard Webhooks).
     webhook_url: str | None = Field(default=None, max_length=2000)
     webhook_secret: str | None = Field(default=None, max_length=200)

@@ -45,6 +45,7 @@ def create_app(
             yield
         finally:
             await services.provider_dispatcher.stop()
+            await services.summaries.close()
             await services.dispatcher.stop()
             await services.scheduler.stop()
             if relay is not None:

@@ -35,6 +35,11 @@ class Settings:
     delivery_batch: int = 100
     delivery_concurrency: int = 32
     delivery_lease: str = "2m"
+    # The model behind LLM context summaries (docs/handoff.md): an OpenAI-compatible API
+    # root; unset, summaries stay extractive.
+    llm_url: str | None = None
+    llm_api_key: str | None = None
+    llm_model: str | None = None
 
     @classmethod
     def from_env(
@@ -62,6 +67,9 @@ class Settings:
             delivery_batch=int(env.get("INLOOP_DELIVERY_BATCH", "100")),
             delivery_concurrency=int(env.get("INLOOP_DELIVERY_CONCURRENCY", "32")),
             delivery_lease=env.get("INLOOP_DELIVERY_LEASE", "2m"),
+            llm_url=env.get("INLOOP_LLM_URL") or None,
+            llm_api_key=env.get("INLOOP_LLM_API_KEY") or None,
+            llm_model=env.get("INLOOP_LLM_MODEL") or None,
         )
 
     def __post_init__(self) -> None:
@@ -91,6 +99,8 @@ class Settings:
                 f"INLOOP_ROUTING_FALLBACK: {self.routing_fallback!r} is not queue, escalate "
                 "or transfer:<user:|role:|team:name>"
             )
+        if self.llm_url is not None and not self.llm_url.startswith(("http://", "https://")):
+            raise ValueError(f"INLOOP_LLM_URL: {self.llm_url!r} must start with http(s)://")
         if self.scheduler_batch < 1:
             raise ValueError("INLOOP_SCHEDULER_BATCH must be at least 1")
         for name in ("delivery_max_attempts", "delivery_batch", "delivery_concurrency"):

@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from inloop.domain.durations import parse_duration
+from inloop.llm import DEFAULT_MODEL, ChatModel, OpenAIChat
 from inloop.server.config import Settings
 from inloop.server.secrets import Keyring, default_key_file
 from inloop.server.services.answer_codes import AnswerCodes, card_extras
@@ -38,7 +39,7 @@ from inloop.server.services.sessions import SessionService
 from inloop.server.services.slack_inbound import SlackInbound
 from inloop.server.services.sms_inbound import SmsInbound
 from inloop.server.services.stats import StatsService
-from inloop.server.services.summaries import ExtractiveSummary
+from inloop.server.services.summaries import Summaries
 from inloop.server.services.teams_inbound import TeamsInbound
 from inloop.server.services.webhook_inbound import WebhookInbound
 from inloop.server.services.workflows import WorkflowService
@@ -80,6 +81,7 @@ class Services:
     handoffs: HandoffService
     consults: ConsultService
     provider_dispatcher: ProviderDispatcher
+    summaries: Summaries
 
     def close(self) -> None:
         self.db.dispose()
@@ -123,8 +125,9 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     scheduler = Scheduler(db, clock, lifecycle, batch=settings.scheduler_batch)
     runs = RunService(db, clock, hub, lifecycle, requests)
     conversation_hub = ConversationHub()
+    summaries = Summaries(db, clock, lifecycle, _summary_model(settings))
     handoffs, conversations, consults = build_conversations(
-        db, clock, lifecycle, requests, scheduler, runs, policy, conversation_hub
+        db, clock, lifecycle, requests, scheduler, runs, policy, conversation_hub, summaries
     )
     provider_dispatcher = ProviderDispatcher(db, clock, handoffs)
     handoffs.providers["webhook"] = WebhookProvider(provider_dispatcher.wake)
@@ -160,7 +163,14 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         handoffs=handoffs,
         consults=consults,
         provider_dispatcher=provider_dispatcher,
+        summaries=summaries,
     )
+
+
+def _summary_model(settings: Settings) -> ChatModel | None:
+    if settings.llm_url is None:
+        return None
+    return OpenAIChat(settings.llm_url, settings.llm_api_key, settings.llm_model or DEFAULT_MODEL)
 
 
 def _dispatch(settings: Settings) -> DispatchSettings:
@@ -183,17 +193,17 @@ def build_conversations(
     runs: RunService,
     policy: Policy,
     hub: ConversationHub,
+    summaries: Summaries,
 ) -> tuple[HandoffService, ConversationService, ConsultService]:
     """Conversations, handoffs, consults and the providers behind the ``hitl`` interface."""
     log = ChatLog(db, hub)
-    summariser = ExtractiveSummary()
     handoffs = HandoffService(db, clock, lifecycle, log)
     handoffs.runs_woken.append(runs._wake_claimers)
     handoffs.providers["desk"] = DeskProvider(
-        requests, lifecycle, summariser, lambda tx: handoffs.settings_tx(tx.conn)
+        requests, lifecycle, summaries, lambda tx: handoffs.settings_tx(tx.conn)
     )
     conversations = ConversationService(db, clock, hub, log, handoffs)
-    consults = ConsultService(db, clock, lifecycle, requests, handoffs, log, summariser, policy)
+    consults = ConsultService(db, clock, lifecycle, requests, handoffs, log, summaries, policy)
     conversations.approver = consults
     scheduler.handlers[ASSIGN_TIMER] = handoffs.assignment_timer
     scheduler.handlers[CONSULT_TIMER] = consults.consult_timer

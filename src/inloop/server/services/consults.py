@@ -136,6 +136,7 @@ class ConsultService:
                 idempotency_key=None,
             )
             request, _ = self.requests._insert(tx, record, None)
+            self.summariser.refine_later(tx, request.id, history, settings)
             seconds = int(settings["consult_transfer_after_seconds"])
             tx.add_timer(
                 CONSULT_TIMER,

@@ -75,6 +75,7 @@ class DeskProvider:
             new, id=new_id("req", now), created_by=session.created_by, now=now, idempotency_key=None
         )
         stored, _ = self.requests._insert(tx, record, None)
+        self.summariser.refine_later(tx, stored.id, history, settings)
         return Started(request_id=stored.id)
 
     def stop_session(
