@@ -62,6 +62,11 @@ async def test_ordered_by_priority_then_age(api: httpx.AsyncClient, clock: FakeC
         ({"q": "REFUND"}, ["urgent refund"]),
         ({"q": "100%"}, ["High 100% sure_thing"]),
         ({"q": "_"}, ["High 100% sure_thing"]),
+        ({"q": "fun"}, ["urgent refund"]),  # inside a word, from the trigram index
+        ({"q": "ure_th"}, ["High 100% sure_thing"]),
+        ({"q": "nt "}, ["urgent refund", "urgent deploy"]),  # spaces are part of the term
+        ({"q": 'fund"'}, []),  # a quote is a character, not FTS5 syntax
+        ({"q": "OR"}, ["medium form"]),  # shorter than a trigram: tested row by row
         ({"created_after": "2026-01-05T09:03:00Z"}, ["urgent deploy", "High 100% sure_thing"]),
         ({"created_before": "2026-01-05T09:02:30Z"}, ["urgent refund", "low one"]),
         ({"status": "resolved"}, []),

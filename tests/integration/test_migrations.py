@@ -9,6 +9,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
+from inloop.server.store import search
 from inloop.server.store.engine import make_engine
 from inloop.server.store.migrations import upgrade
 from inloop.server.store.schema import metadata
@@ -20,7 +21,10 @@ def assert_matches_code(url: str) -> None:
     try:
         with engine.connect() as conn:
             diff = compare_metadata(
-                MigrationContext.configure(conn, opts={"compare_type": False}), metadata
+                MigrationContext.configure(
+                    conn, opts={"compare_type": False, "include_name": search.mapped}
+                ),
+                metadata,
             )
             assert diff == []
             assert "requests" in inspect(conn).get_table_names()

@@ -18,6 +18,7 @@ from sqlalchemy.dialects import postgresql
 
 from inloop.domain.enums import Kind, Priority, Status
 from inloop.domain.requests import Request
+from inloop.server.store import search
 from inloop.server.store.requests import to_request
 from inloop.server.store.schema import events, request_candidates, requests
 
@@ -69,16 +70,7 @@ def conditions(
             )
         found.append(or_(mine, c.assigned_to == where.holder) if where.holder else mine)
     if where.q:
-        escaped = where.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        pattern = f"%{escaped}%"
-        # SQLite's LIKE ignores ASCII case already; ILIKE would lower() every row first.
-        like = "like" if sqlite else "ilike"
-        found.append(
-            or_(
-                getattr(c.title, like)(pattern, escape="\\"),
-                getattr(c.prompt, like)(pattern, escape="\\"),
-            )
-        )
+        found.append(search.contains(where.q, sqlite=sqlite))
     return found
 
 

@@ -16,6 +16,7 @@ from inloop.domain.enums import EventType, Kind, Priority, Status
 from inloop.domain.errors import InvalidError
 from inloop.domain.identity import Principal
 from inloop.domain.requests import Event, Request
+from inloop.server.store import search
 from inloop.server.store.hot import HotStatement
 from inloop.server.store.schema import events, request_candidates, requests
 
@@ -144,7 +145,7 @@ def list_requests(
 ) -> tuple[list[Request], str | None]:
     """One page, ordered by priority (urgent first) then age, and the cursor of the next."""
     order = (requests.c.priority_order, requests.c.created_at, requests.c.id)
-    query = select(requests).where(*_conditions(where))
+    query = select(requests).where(*_conditions(where, sqlite=conn.dialect.name == "sqlite"))
     if cursor:
         query = query.where(tuple_(*order) > tuple_(*decode_cursor(cursor)))
     rows = conn.execute(query.order_by(*order).limit(limit + 1)).all()
@@ -155,7 +156,7 @@ def list_requests(
     return items, encode_cursor(last.priority_order, last.created_at, last.id)
 
 
-def _conditions(where: RequestFilter) -> list[Any]:
+def _conditions(where: RequestFilter, *, sqlite: bool) -> list[Any]:
     c = requests.c
     conditions: list[Any] = []
     if where.status:
@@ -186,19 +187,12 @@ def _conditions(where: RequestFilter) -> list[Any]:
     if where.created_before:
         conditions.append(c.created_at < where.created_before)
     if where.q:
-        pattern = f"%{_escape_like(where.q)}%"
-        conditions.append(
-            or_(c.title.ilike(pattern, escape="\\"), c.prompt.ilike(pattern, escape="\\"))
-        )
+        conditions.append(search.contains(where.q, sqlite=sqlite))
     return conditions
 
 
 def _candidates_of(refs: list[str]) -> Any:
     return select(request_candidates.c.request_id).where(request_candidates.c.ref.in_(refs))
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 _PRIORITIES = len(Priority)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import text
 
+from inloop.server.store import search
 from inloop.server.store.schema import metadata
 
 engine = context.config.attributes["engine"]
@@ -19,6 +20,7 @@ with engine.connect() as connection:
         target_metadata=metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_name=search.mapped,
     )
     with context.begin_transaction():
         context.run_migrations()
