@@ -10,7 +10,7 @@ each piece. No query sorts: each walks its index and stops after a page.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import Connection, exists, func, or_, select
@@ -36,6 +36,8 @@ class QueueFilter:
     # Requests whose candidates include one of these refs, or held by ``holder``.
     refs: Sequence[str] | None = None
     holder: str | None = None
+    # Set by the store: the requests matching ``q``, when the index found few (search.py).
+    ids: Sequence[str] | None = None
 
 
 def conditions(
@@ -69,9 +71,18 @@ def conditions(
                 select(request_candidates.c.request_id).where(request_candidates.c.ref.in_(refs))
             )
         found.append(or_(mine, c.assigned_to == where.holder) if where.holder else mine)
-    if where.q:
-        found.append(search.contains(where.q, sqlite=sqlite))
+    if where.ids is not None:
+        found.append(c.id.in_(list(where.ids)))
+    elif where.q:
+        found.append(search.contains(where.q, sqlite=sqlite, indexed=False))
     return found
+
+
+def _searched(conn: Connection, where: QueueFilter) -> QueueFilter:
+    if not where.q or where.ids is not None:
+        return where
+    ids = search.few_ids(conn, where.q)
+    return where if ids is None else replace(where, ids=ids)
 
 
 def _names_any(refs: list[str], sqlite: bool) -> Any:
@@ -89,6 +100,19 @@ def queue_page(
     c = requests.c
     wanted = offset + limit + 1
     sqlite = conn.dialect.name == "sqlite"
+    where = _searched(conn, where)
+    if where.ids is not None:
+        # Few matches: read them by id and sort them, rather than walk the whole queue.
+        rows = conn.execute(
+            select(requests)
+            .where(*conditions(where, sqlite=sqlite))
+            .order_by(
+                c.priority_order, c.due_at.is_(None), func.coalesce(c.due_at, c.created_at), c.id
+            )
+            .offset(offset)
+            .limit(limit + 1)
+        ).all()
+        return [to_request(row) for row in rows[:limit]], len(rows) > limit
     base = select(requests).where(*conditions(where, with_status=False, sqlite=sqlite))
     found: list[Any] = []
     for status in where.status or list(Status):
@@ -114,6 +138,7 @@ def queue_page(
 def count(conn: Connection, where: QueueFilter) -> int:
     """How many match, counted up to COUNT_CAP (the desk shows 1000+ beyond)."""
     sqlite = conn.dialect.name == "sqlite"
+    where = _searched(conn, where)
     capped = (
         select(requests.c.id).where(*conditions(where, sqlite=sqlite)).limit(COUNT_CAP).subquery()
     )

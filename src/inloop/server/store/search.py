@@ -10,15 +10,35 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import column, or_, select, table
+from sqlalchemy import Connection, column, or_, select, table
 
 from inloop.server.store.schema import requests
 
 # The shortest term the trigram indexes can answer.
 TRIGRAM = 3
+# Up to this many matches, the desk reads the matching requests by id (the index lookup
+# is cheaper than walking the queue's order testing each row); a more common term is
+# found soon enough by that walk.
+FEW = 5000
 # Objects of migration 0009 that are not in the metadata (and that comparing the database
 # with the metadata must leave alone).
 UNMAPPED = ("requests_search", "ix_requests_search_title", "ix_requests_search_prompt")
+
+
+def few_ids(conn: Connection, q: str) -> list[str] | None:
+    """On SQLite, the ids of the requests that contain ``q`` when there are at most FEW;
+    None when there are more, or the index cannot answer (PostgreSQL's can, inside any
+    query, so it is never asked here)."""
+    if conn.dialect.name != "sqlite" or len(q) < TRIGRAM:
+        return None
+    ids = list(conn.execute(_matching(q).limit(FEW + 1)).scalars())
+    return ids if len(ids) <= FEW else None
+
+
+def _matching(q: str) -> Any:
+    # A quoted phrase is a substring match for the trigram tokenizer.
+    phrase = '"' + q.replace('"', '""') + '"'
+    return select(_fts.c.request_id).where(_fts.c.requests_search.match(phrase))
 
 
 def mapped(name: str | None, type_: str, parents: object) -> bool:
@@ -30,13 +50,12 @@ def mapped(name: str | None, type_: str, parents: object) -> bool:
 _fts = table("requests_search", column("request_id"), column("requests_search"))
 
 
-def contains(q: str, *, sqlite: bool) -> Any:
-    """Requests whose title or prompt contains ``q``, ignoring case."""
+def contains(q: str, *, sqlite: bool, indexed: bool = True) -> Any:
+    """Requests whose title or prompt contains ``q``, ignoring case (``indexed=False``: by
+    testing each row, even where SQLite's index could answer)."""
     c = requests.c
-    if sqlite and len(q) >= TRIGRAM:
-        # A quoted phrase is a substring match for the trigram tokenizer.
-        phrase = '"' + q.replace('"', '""') + '"'
-        return c.id.in_(select(_fts.c.request_id).where(_fts.c.requests_search.match(phrase)))
+    if sqlite and indexed and len(q) >= TRIGRAM:
+        return c.id.in_(_matching(q))
     pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     # SQLite's LIKE ignores ASCII case already; ILIKE would lower() every row first.
     like = "like" if sqlite else "ilike"
