@@ -24,7 +24,7 @@ run: setup ## Start Inloop on http://127.0.0.1:8000 with its embedded SQLite
 	@INLOOP_ADMIN_TOKEN=$$(cat $(INLOOP_HOME)/admin-token) INLOOP_ADMIN_PASSWORD_FILE=$(INLOOP_HOME)/admin-password $(UV) run inloop serve --host $(HOST) --port $(PORT)
 
 test: setup browsers lint ## Install everything, check lint and types, run the whole suite
-	@$(UV) run pytest -q
+	@$(UV) run pytest -q -n auto --durations=15
 
 lint: setup ## ruff, the formatter's check, mypy (strict) and the import rules
 	@$(UV) run ruff check src tests benchmarks
