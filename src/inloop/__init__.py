@@ -7,6 +7,7 @@ The SDK (this package's top level) needs only httpx and pydantic; the server liv
 from inloop._version import __version__
 from inloop.client import AsyncClient, Client
 from inloop.client._conversations import NULL, ConfigurationOverrides
+from inloop.domain.agent_sessions import AgentSession, SessionContext, SessionEvent, Turn
 from inloop.domain.conversations import Conversation, ConversationEvent, Message
 from inloop.domain.handoffs import EndReason, HandoffSession
 from inloop.errors import (
@@ -101,6 +102,7 @@ __all__ = [
     "Agent",
     "AgentDefinitionError",
     "AgentEvent",
+    "AgentSession",
     "Answer",
     "ApiKey",
     "ApprovalDenied",
@@ -162,6 +164,8 @@ __all__ = [
     "RunHandle",
     "Scope",
     "ServerError",
+    "SessionContext",
+    "SessionEvent",
     "SlackConfig",
     "StartEvent",
     "Status",
@@ -169,6 +173,7 @@ __all__ = [
     "Team",
     "TeamsConfig",
     "TransportError",
+    "Turn",
     "UsageError",
     "User",
     "UserMessageEvent",

@@ -12,6 +12,7 @@ import httpx
 from pydantic import BaseModel
 
 from inloop.client import _calls as calls
+from inloop.client._agent_sessions import AsyncSessions
 from inloop.client._base import DEFAULT_TIMEOUT, BaseClient, CreateOptions, RequestFilters
 from inloop.client._channels import AsyncChannels
 from inloop.client._conversations import AsyncConversations, AsyncHandoff
@@ -61,6 +62,11 @@ class AsyncClient(AsyncHandoff, AsyncRouting, AsyncIdentity, AsyncChannels, Base
     def runs(self) -> AsyncRuns:
         """Durable agent runs: start, list, get, cancel, wait (see inloop.runtime)."""
         return AsyncRuns(self._send)
+
+    @property
+    def sessions(self) -> AsyncSessions:
+        """Agent sessions (seed 004): state with reasoning, turns, history."""
+        return AsyncSessions(self._send)
 
     @property
     def workflows(self) -> AsyncWorkflows:

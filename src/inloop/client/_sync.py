@@ -12,6 +12,7 @@ import httpx
 from pydantic import BaseModel
 
 from inloop.client import _calls as calls
+from inloop.client._agent_sessions import Sessions
 from inloop.client._base import DEFAULT_TIMEOUT, BaseClient, CreateOptions, RequestFilters
 from inloop.client._channels import SyncChannels
 from inloop.client._conversations import Conversations, SyncHandoff
@@ -59,6 +60,11 @@ class Client(SyncHandoff, SyncRouting, SyncIdentity, SyncChannels, BaseClient):
     def runs(self) -> Runs:
         """Durable agent runs: start, list, get, cancel, wait (see inloop.runtime)."""
         return Runs(self._send)
+
+    @property
+    def sessions(self) -> Sessions:
+        """Agent sessions (seed 004): state with reasoning, turns, history."""
+        return Sessions(self._send)
 
     @property
     def workflows(self) -> Workflows:
