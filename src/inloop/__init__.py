@@ -10,6 +10,7 @@ from inloop.client._conversations import NULL, ConfigurationOverrides
 from inloop.domain.agent_sessions import AgentSession, SessionContext, SessionEvent, Turn
 from inloop.domain.conversations import Conversation, ConversationEvent, Message
 from inloop.domain.handoffs import EndReason, HandoffSession
+from inloop.domain.tickets import Ticket, TicketPriority, TicketRules, TicketStatus
 from inloop.errors import (
     APIError,
     AuthenticationError,
@@ -172,6 +173,10 @@ __all__ = [
     "StopEvent",
     "Team",
     "TeamsConfig",
+    "Ticket",
+    "TicketPriority",
+    "TicketRules",
+    "TicketStatus",
     "TransportError",
     "Turn",
     "UsageError",

@@ -20,6 +20,7 @@ from inloop.client._identity import AsyncIdentity
 from inloop.client._routing import AsyncRouting
 from inloop.client._runs import AsyncRuns
 from inloop.client._sse import SSEDecoder
+from inloop.client._tickets import AsyncTickets
 from inloop.client._workflows import AsyncWorkflows
 from inloop.models import Answer, Event, Health, Kind, Option, Page, Priority, Request, Status
 
@@ -67,6 +68,11 @@ class AsyncClient(AsyncHandoff, AsyncRouting, AsyncIdentity, AsyncChannels, Base
     def sessions(self) -> AsyncSessions:
         """Agent sessions (seed 004): state with reasoning, turns, history."""
         return AsyncSessions(self._send)
+
+    @property
+    def tickets(self) -> AsyncTickets:
+        """Handoff tickets (seed 004's escalate_to_human) and their priority rules."""
+        return AsyncTickets(self._send)
 
     @property
     def workflows(self) -> AsyncWorkflows:

@@ -20,6 +20,7 @@ from inloop.client._identity import SyncIdentity
 from inloop.client._routing import SyncRouting
 from inloop.client._runs import Runs
 from inloop.client._sse import SSEDecoder
+from inloop.client._tickets import Tickets
 from inloop.client._workflows import Workflows
 from inloop.models import Answer, Event, Health, Kind, Option, Page, Priority, Request, Status
 
@@ -65,6 +66,11 @@ class Client(SyncHandoff, SyncRouting, SyncIdentity, SyncChannels, BaseClient):
     def sessions(self) -> Sessions:
         """Agent sessions (seed 004): state with reasoning, turns, history."""
         return Sessions(self._send)
+
+    @property
+    def tickets(self) -> Tickets:
+        """Handoff tickets (seed 004's escalate_to_human) and their priority rules."""
+        return Tickets(self._send)
 
     @property
     def workflows(self) -> Workflows:

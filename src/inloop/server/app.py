@@ -18,6 +18,7 @@ from inloop.server.api import deliveries as deliveries_api
 from inloop.server.api import handoff as handoff_api
 from inloop.server.api import hooks as hooks_api
 from inloop.server.api import stats as stats_api
+from inloop.server.api import tickets as tickets_api
 from inloop.server.api import workflows as workflows_api
 from inloop.server.api.deps import ServicesDep, json
 from inloop.server.api.limits import BodyLimit
@@ -77,6 +78,7 @@ def create_app(
     app.include_router(handoff_api.router)
     app.include_router(chat.router)
     app.include_router(agent_sessions_api.router)
+    app.include_router(tickets_api.router)
 
     @app.get("/healthz", tags=["health"])
     async def healthz(services: ServicesDep) -> Response:

@@ -41,6 +41,7 @@ from inloop.server.services.sms_inbound import SmsInbound
 from inloop.server.services.stats import StatsService
 from inloop.server.services.summaries import ExtractiveSummary
 from inloop.server.services.teams_inbound import TeamsInbound
+from inloop.server.services.tickets import TicketService
 from inloop.server.services.webhook_inbound import WebhookInbound
 from inloop.server.services.workflows import WorkflowService
 from inloop.server.store.database import Database
@@ -83,6 +84,7 @@ class Services:
     provider_dispatcher: ProviderDispatcher
     # Agent sessions, handoff tickets, confirmations (issue 9)
     agent_sessions: AgentSessionService
+    tickets: TicketService
 
     def close(self) -> None:
         self.db.dispose()
@@ -165,6 +167,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         consults=consults,
         provider_dispatcher=provider_dispatcher,
         agent_sessions=agent_sessions,
+        tickets=TicketService(db, clock, agent_sessions, requests),
     )
 
 

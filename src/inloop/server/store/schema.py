@@ -599,7 +599,7 @@ tickets = Table(
     Column("id", String(40), nullable=False, unique=True),
     Column("session_id", String(200), ForeignKey("agent_sessions.id"), nullable=False),
     Column("conversation_id", String(120)),
-    Column("request_id", String(40), ForeignKey("requests.id"), nullable=False),
+    Column("request_id", String(40), ForeignKey("requests.id")),  # set once it exists
     Column("reason", Text, nullable=False),
     Column("priority", String(10), nullable=False),
     Column("rule", String(100)),

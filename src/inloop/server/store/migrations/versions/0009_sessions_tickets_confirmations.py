@@ -161,7 +161,7 @@ def upgrade() -> None:
         sa.Column("id", sa.String(length=40), nullable=False),
         sa.Column("session_id", sa.String(length=200), nullable=False),
         sa.Column("conversation_id", sa.String(length=120), nullable=True),
-        sa.Column("request_id", sa.String(length=40), nullable=False),
+        sa.Column("request_id", sa.String(length=40), nullable=True),
         sa.Column("reason", sa.Text(), nullable=False),
         sa.Column("priority", sa.String(length=10), nullable=False),
         sa.Column("rule", sa.String(length=100), nullable=True),
