@@ -152,11 +152,10 @@ class TicketService:
             },
         )
         label = f"#{number}"
-        request = self._desk_request(
-            tx, principal, rules, new, session, history, label, priority, now
-        )
-        sql.set_request(tx.conn, ticket_id, request.id)
-        self.sessions.change_state(
+        captured = session
+        # The session's state first: routing the desk request may assign it at once, and
+        # that assignment (``_request_changed``) writes on top of this.
+        session = self.sessions.change_state(
             tx,
             session,
             {
@@ -170,6 +169,10 @@ class TicketService:
             f"Escalated to human: {new.reason}",
             escalated=True,
         )
+        request = self._desk_request(
+            tx, principal, rules, new, captured, history, label, priority, now
+        )
+        sql.set_request(tx.conn, ticket_id, request.id)
         self.sessions.record(
             tx,
             session,
