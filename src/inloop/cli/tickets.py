@@ -69,9 +69,7 @@ def _ticket_table(found: list[Ticket]) -> Table:
 @tickets.command("ls")
 def list_tickets(
     ctx: typer.Context,
-    status: Annotated[
-        list[str] | None, typer.Option(help="open|assigned|resolved|closed")
-    ] = None,
+    status: Annotated[list[str] | None, typer.Option(help="open|assigned|resolved|closed")] = None,
     priority: Annotated[list[str] | None, typer.Option(help="urgent, high, normal, low")] = None,
     session: Annotated[str | None, typer.Option(help="Only this session's.")] = None,
     limit: Annotated[int, typer.Option(min=1, max=500)] = 50,
