@@ -7,6 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
+from inloop.server.services import Services
 from tests.support import FakeClock
 
 
@@ -126,3 +127,38 @@ async def test_bad_list_parameters(
     response = await api.get("/v1/requests", params=params)
     assert response.status_code == 422
     assert response.json()["error"]["field"] == field
+
+
+async def test_queue_search_reads_the_same_from_the_index_and_the_walk(
+    api: httpx.AsyncClient, services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The desk's search gives the same pages and counts whether it starts from the trigram
+    index (few matches) or walks the queue's order testing each row (many)."""
+    from inloop.server.store import desk, search
+
+    for i in range(24):
+        body: dict[str, Any] = {
+            "title": f"{'Invoice' if i % 3 else 'Receipt'} {i}",
+            "prompt": f"Pay the INVOICE #{i}?" if i % 4 == 0 else f"Check item {i}",
+            "priority": ["low", "medium", "high", "urgent"][i % 4],
+        }
+        if i % 2:
+            body["timeout"] = f"{i + 1}h"
+        assert (await api.post("/v1/requests", json=body)).status_code == 201
+
+    async def read(q: str) -> tuple[list[list[str]], int]:
+        where = desk.QueueFilter(q=q)
+        pages = []
+        for offset in (0, 5, 10, 15):
+            page, _ = await services.db.read(desk.queue_page, where, offset=offset, limit=5)
+            pages.append([r.title for r in page])
+        return pages, await services.db.read(desk.count, where)
+
+    for q in ("invoice", "voice 1", "receipt"):
+        from_index = await read(q)
+        monkeypatch.setattr(search, "FEW", -1)  # every term is common: the walk
+        walked = await read(q)
+        monkeypatch.undo()
+        assert from_index == walked
+        assert sum(len(p) for p in from_index[0]) == from_index[1]
+    assert (await read("invoice"))[1] == 18

@@ -36,8 +36,6 @@ class QueueFilter:
     # Requests whose candidates include one of these refs, or held by ``holder``.
     refs: Sequence[str] | None = None
     holder: str | None = None
-    # Set by the store: the requests matching ``q``, when the index found few (search.py).
-    ids: Sequence[str] | None = None
 
 
 def conditions(
@@ -71,18 +69,9 @@ def conditions(
                 select(request_candidates.c.request_id).where(request_candidates.c.ref.in_(refs))
             )
         found.append(or_(mine, c.assigned_to == where.holder) if where.holder else mine)
-    if where.ids is not None:
-        found.append(c.id.in_(list(where.ids)))
-    elif where.q:
+    if where.q:
         found.append(search.contains(where.q, sqlite=sqlite, indexed=False))
     return found
-
-
-def _searched(conn: Connection, where: QueueFilter) -> QueueFilter:
-    if not where.q or where.ids is not None:
-        return where
-    ids = search.few_ids(conn, where.q)
-    return where if ids is None else replace(where, ids=ids)
 
 
 def _names_any(refs: list[str], sqlite: bool) -> Any:
@@ -100,19 +89,26 @@ def queue_page(
     c = requests.c
     wanted = offset + limit + 1
     sqlite = conn.dialect.name == "sqlite"
-    where = _searched(conn, where)
-    if where.ids is not None:
-        # Few matches: read them by id and sort them, rather than walk the whole queue.
-        rows = conn.execute(
-            select(requests)
-            .where(*conditions(where, sqlite=sqlite))
-            .order_by(
-                c.priority_order, c.due_at.is_(None), func.coalesce(c.due_at, c.created_at), c.id
-            )
-            .offset(offset)
-            .limit(limit + 1)
-        ).all()
-        return [to_request(row) for row in rows[:limit]], len(rows) > limit
+    if where.q and search.few(conn, where.q):
+        # Few matches: start from the index, sort them, then read the page's rows.
+        joined, matches = search.from_index(where.q)
+        ids = list(
+            conn.execute(
+                select(c.id)
+                .select_from(joined)
+                .where(matches, *conditions(replace(where, q=None), sqlite=sqlite))
+                .order_by(
+                    c.priority_order,
+                    c.due_at.is_(None),
+                    func.coalesce(c.due_at, c.created_at),
+                    c.id,
+                )
+                .offset(offset)
+                .limit(limit + 1)
+            ).scalars()
+        )
+        rows = {r.id: r for r in conn.execute(select(requests).where(c.id.in_(ids[:limit])))}
+        return [to_request(rows[i]) for i in ids[:limit] if i in rows], len(ids) > limit
     base = select(requests).where(*conditions(where, with_status=False, sqlite=sqlite))
     found: list[Any] = []
     for status in where.status or list(Status):
@@ -138,10 +134,12 @@ def queue_page(
 def count(conn: Connection, where: QueueFilter) -> int:
     """How many match, counted up to COUNT_CAP (the desk shows 1000+ beyond)."""
     sqlite = conn.dialect.name == "sqlite"
-    where = _searched(conn, where)
-    capped = (
-        select(requests.c.id).where(*conditions(where, sqlite=sqlite)).limit(COUNT_CAP).subquery()
-    )
+    query = select(requests.c.id)
+    if where.q and search.few(conn, where.q):
+        joined, matches = search.from_index(where.q)
+        query = query.select_from(joined).where(matches)
+        where = replace(where, q=None)
+    capped = query.where(*conditions(where, sqlite=sqlite)).limit(COUNT_CAP).subquery()
     return int(conn.execute(select(func.count()).select_from(capped)).scalar_one())
 
 
