@@ -6,8 +6,13 @@ processes) with ``benchmarks/workflow_bench.json``: 4 function nodes, a built-in
 2 human approvals and 3 ends; an approved run passes 8 nodes in 5 steps. The runs are
 started over HTTP (``POST /v1/workflows/runs``, the definition checked each time), and
 humans answer through the API as soon as a request shows up on the pending list (64
-connections of the minimal client). Runs/s is the number of runs over the time from the
-first start until the last run completed.
+connections of the minimal client). One run goes through first, the same way, so the
+worker has started and compiled the definition before anything is measured. Runs/s is the
+number of runs over the time from the first start until the last run completed.
+
+``INLOOP_BENCH_WORKFLOW_RUNS=N`` measures N runs instead of the size's count;
+``INLOOP_BENCH_PROFILE=DIR`` records the server and the worker with ``py-spy`` (it must be
+installed) over the measured runs, as collapsed stacks in DIR (server.txt, worker.txt).
 
 ``when_eval``: seed 001's conditions compiled once and evaluated over and over in this
 process (``timeit``), the time per evaluation.
@@ -18,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -126,8 +132,33 @@ async def _start_all(port: int, headers: dict[str, str], count: int) -> None:
             await raw.close()
 
 
+async def _runs(server: ServerProcess, http: httpx.AsyncClient, count: int, deadline: float) -> int:
+    """Start ``count`` runs and answer their requests until all completed; the answers."""
+    starting = asyncio.create_task(_start_all(server.port, server.headers, count))
+    answers = await _answer_all(server.port, server.headers, http, count, deadline)
+    await starting
+    return answers
+
+
+def _profilers(pids: dict[str, int]) -> list[subprocess.Popen[bytes]]:
+    """``py-spy record`` on each process, if INLOOP_BENCH_PROFILE names a directory."""
+    folder = os.environ.get("INLOOP_BENCH_PROFILE")
+    if not folder:
+        return []
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    profilers = []
+    for who, pid in pids.items():
+        output = str(Path(folder) / f"{who}.txt")
+        command = ["py-spy", "record", "--pid", str(pid), "--format", "raw", "--rate", "250",
+                   "--nonblocking", "--output", output]  # fmt: skip
+        quiet = subprocess.DEVNULL
+        profilers.append(subprocess.Popen(command, stdout=quiet, stderr=quiet))
+    return profilers
+
+
 async def workflow_runs(backend: str, url: str, workdir: Path, *, count: int) -> list[Metric]:
     name = "workflow_runs"
+    count = int(os.environ.get("INLOOP_BENCH_WORKFLOW_RUNS", count))
     with ServerProcess(url, workdir) as server:
         env = {**os.environ, "INLOOP_URL": server.url, "INLOOP_TOKEN": server.token}
         env.pop("INLOOP_LLM_URL", None)  # the built-in model: the benchmark measures Inloop
@@ -145,14 +176,17 @@ async def workflow_runs(backend: str, url: str, workdir: Path, *, count: int) ->
                 base_url=server.url, headers=server.headers, timeout=60
             ) as http:
                 assert server.process is not None
+                await _runs(server, http, 1, deadline)  # the worker up, the definition compiled
+                profilers = _profilers({"server": server.process.pid, "worker": worker.pid})
                 cpu_before = _cpu_seconds(server.process.pid), _cpu_seconds(worker.pid)
                 started = time.perf_counter()
-                starting = asyncio.create_task(_start_all(server.port, server.headers, count))
-                answers = await _answer_all(server.port, server.headers, http, count, deadline)
-                await starting
+                answers = await _runs(server, http, count, deadline)
                 elapsed = time.perf_counter() - started
                 server_cpu = _cpu_seconds(server.process.pid) - cpu_before[0]
                 worker_cpu = _cpu_seconds(worker.pid) - cpu_before[1]
+                for profiler in profilers:
+                    profiler.send_signal(signal.SIGINT)
+                    profiler.wait(30)
                 sample = (await http.get("/v1/runs", params={"limit": 1})).json()["items"][0]
                 if sample["status"] != "completed" or sample["result"]["outcome"] != "approved":
                     raise RuntimeError(f"a run did not complete as approved: {sample}")
