@@ -11,6 +11,8 @@ worker has started and compiled the definition before anything is measured. Runs
 number of runs over the time from the first start until the last run completed.
 
 ``INLOOP_BENCH_WORKFLOW_RUNS=N`` measures N runs instead of the size's count;
+``INLOOP_BENCH_WORKFLOW_CHECKPOINT=human`` starts the runs with ``checkpoint: human`` (the
+automated nodes between two humans in one step: 3 steps a run instead of 5);
 ``INLOOP_BENCH_PROFILE=DIR`` records the server and the worker with ``py-spy`` (it must be
 installed) over the measured runs, as collapsed stacks in DIR (server.txt, worker.txt).
 
@@ -114,6 +116,9 @@ async def _answer_all(
 
 async def _start_all(port: int, headers: dict[str, str], count: int) -> None:
     definition = json.loads(FLOW.read_text())
+    checkpoint = os.environ.get("INLOOP_BENCH_WORKFLOW_CHECKPOINT")
+    if checkpoint:
+        definition["checkpoint"] = checkpoint
     queue = list(range(count))
 
     async def start(raw: RawConnection) -> None:
@@ -194,8 +199,10 @@ async def workflow_runs(backend: str, url: str, workdir: Path, *, count: int) ->
             worker.terminate()
             worker.wait(10)
             log.close()
+    chained = os.environ.get("INLOOP_BENCH_WORKFLOW_CHECKPOINT") == "human"
+    steps = "3 steps (checkpoint: human)" if chained else "5 steps"
     note = f"{count:,} runs of 10 nodes (8 passed, 2 human), {answers:,} answers over the API"
-    cpu_note = "CPU time per run: start, 5 steps, 2 requests, 2 answers"
+    cpu_note = f"CPU time per run: start, {steps}, 2 requests, 2 answers"
     return [
         Metric(name, backend, "completed runs", count / elapsed, "runs/s",
                RATE_TARGET if backend == "sqlite" else None, f"{note}; {elapsed:.1f} s in all"),
