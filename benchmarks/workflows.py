@@ -76,9 +76,11 @@ async def _answer_all(
                     ids.put_nowait(json.loads(line[5:])["request"]["id"])
 
     sent = 0
+    answered = 0
+    all_answered = asyncio.Event()
 
     async def answer() -> None:
-        nonlocal sent
+        nonlocal sent, answered
         raw = await RawConnection.open(port, headers)
         try:
             while sent < expected:
@@ -89,29 +91,36 @@ async def _answer_all(
                 )
                 if status >= 300:
                     raise RuntimeError(f"respond {request_id}: {status} {body}")
+                answered += 1
+                if answered == expected:
+                    all_answered.set()
         finally:
             await raw.close()
 
     listener = asyncio.create_task(listen())
     answerers = [asyncio.create_task(answer()) for _ in range(CONCURRENCY)]
+    finished = asyncio.create_task(all_answered.wait())
     try:
-        while sent < expected:
-            done, _ = await asyncio.wait([listener, *answerers], timeout=1.0,
-                                         return_when=asyncio.FIRST_EXCEPTION)  # fmt: skip
+        # Woken by the last answer, not by the 1 s timeout: the elapsed time would
+        # otherwise round up to whole seconds.
+        waiting = {finished, listener, *answerers}
+        while not all_answered.is_set():
+            done, waiting = await asyncio.wait(waiting, timeout=1.0,
+                                               return_when=asyncio.FIRST_COMPLETED)  # fmt: skip
             for task in done:
                 if task.exception() is not None:
                     raise task.exception()  # type: ignore[misc]
             if time.monotonic() > deadline:
-                raise RuntimeError(f"{sent} of {expected} answers sent at the deadline")
+                raise RuntimeError(f"{answered} of {expected} answers made at the deadline")
         while True:  # the last steps after the last answer
             open_runs = {"status": ["running", "paused"], "limit": 1}
             if not (await http.get("/v1/runs", params=open_runs)).json()["items"]:
-                return sent
-            await asyncio.sleep(0.05)  # a benchmark may poll; a test may not
+                return answered
+            await asyncio.sleep(0.01)  # a benchmark may poll; a test may not
     finally:
-        for task in [listener, *answerers]:
+        for task in [finished, listener, *answerers]:
             task.cancel()
-        await asyncio.gather(listener, *answerers, return_exceptions=True)
+        await asyncio.gather(finished, listener, *answerers, return_exceptions=True)
 
 
 async def _start_all(port: int, headers: dict[str, str], count: int) -> None:
