@@ -208,11 +208,13 @@ async def workflow_runs(backend: str, url: str, workdir: Path, *, count: int) ->
                 profilers = _profilers({"server": server.process.pid, "worker": worker.pid})
                 cpu_before = _cpu_seconds(server.process.pid), _cpu_seconds(worker.pid)
                 threads_before = _threads_cpu(server.process.pid)
+                driver_before = _cpu_seconds(os.getpid())
                 started = time.perf_counter()
                 answers = await _runs(server, http, count, deadline)
                 elapsed = time.perf_counter() - started
                 server_cpu = _cpu_seconds(server.process.pid) - cpu_before[0]
                 worker_cpu = _cpu_seconds(worker.pid) - cpu_before[1]
+                driver_cpu = _cpu_seconds(os.getpid()) - driver_before
                 threads = _threads_cpu(server.process.pid)
                 split = ", ".join(
                     f"{kind} {(seconds - threads_before.get(kind, 0.0)) / count * 1e3:.2f}"
@@ -238,6 +240,8 @@ async def workflow_runs(backend: str, url: str, workdir: Path, *, count: int) ->
         Metric(name, backend, "server CPU per run", server_cpu / count * 1e3, "ms", None,
                f"{cpu_note}; by thread (ms): {split}"),
         Metric(name, backend, "worker CPU per run", worker_cpu / count * 1e3, "ms", None, cpu_note),
+        Metric(name, backend, "benchmark's own CPU per run", driver_cpu / count * 1e3, "ms", None,
+               "this process: the starts, the event stream, the answers (the humans)"),
         Metric(name, backend, "load average (1 min)", os.getloadavg()[0], "", None, "machine"),
     ]  # fmt: skip
 
