@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -70,6 +71,23 @@ def test_ids_sort_by_creation_time() -> None:
     ids = [new_id("req", NOW + timedelta(milliseconds=i)) for i in range(100)]
     assert ids == sorted(ids) and len(set(ids)) == 100
     assert all(i.startswith("req_") and len(i) == 30 for i in ids)
+
+
+def test_ids_in_one_millisecond_differ_and_a_forked_child_draws_its_own() -> None:
+    """The random bits come from a buffer of OS randomness: ids made in the same
+    millisecond never repeat, across buffer refills, and a forked child does not reuse
+    the bytes its parent would use next."""
+    ids = {new_id("run", NOW) for _ in range(1000)}  # 1000 ids: two and a half buffers
+    assert len(ids) == 1000
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover (the child)
+        os.write(write, new_id("run", NOW).encode())
+        os._exit(0)
+    os.waitpid(child, 0)
+    assert os.read(read, 100).decode() != new_id("run", NOW)
+    os.close(read)
+    os.close(write)
 
 
 def test_approval_gets_default_options_and_a_title() -> None:

@@ -154,3 +154,75 @@ async def test_an_edited_definition_with_the_same_calls_runs(
     edited["nodes"][1]["prompt"] = "First level: {{item}}"
     run = await client.workflows.start(edited, {"item": "chair"})
     assert (await harness.open_request(run.id)).prompt == "First level: chair"
+
+
+async def test_checkpoint_human_runs_the_automated_nodes_in_one_step(
+    client: AsyncClient, clock: FakeClock
+) -> None:
+    """``checkpoint: human``: the nodes between the start and the end run in the start's
+    step (one event consumed); a worker dying inside that step leaves every node of it to
+    run again, and the late completion is refused. A loop that visits a node twice in one
+    step gives each visit its own idempotency key."""
+    functions.CALLS.clear()
+    definition = {
+        "name": "chained",
+        "checkpoint": "human",
+        "nodes": [
+            {"id": "first", "type": "function", "function": "tests.workflows.functions:count"},
+            {"id": "second", "type": "function", "function": "tests.workflows.functions:count"},
+            {"id": "end", "type": "end", "output": "{{second.counted}}"},
+        ],
+    }
+    agent = WorkflowAgent(compile_workflow(definition), client, sleep=no_sleep)
+    names = [agent.agent_name]
+    run = await client.workflows.start(definition)
+    [start] = await client.runs.claim(names, "worker-a", lease=60)
+    lost = await execute(agent, start, client)  # worker A ran both nodes ... and died
+    assert len(functions.CALLS) == 2
+    clock.advance(seconds=61)
+    [again] = await client.runs.claim(names, "worker-b", lease=60)
+    assert again.id == start.id and again.attempts == 2
+    [ok] = await client.runs.complete([await execute(agent, again, client)])
+    assert ok.ok
+    [late] = await client.runs.complete([lost])
+    assert (late.ok, late.code) == (False, "event_done")
+    view = await client.workflows.get(run.id)
+    assert view.status == RunStatus.COMPLETED and view.output == 4
+    assert [s.node for s in view.path] == ["first", "second", "end"]
+    assert len(functions.CALLS) == 4  # both nodes ran twice: the step is the unit
+    timeline = await client.runs.get(run.id)
+    assert [e.step for e in timeline.events if e.step] == ["started"]  # one step in all
+
+
+async def test_checkpoint_human_keys_each_visit_of_a_step(harness: Harness) -> None:
+    definition = {
+        "name": "keyed",
+        "checkpoint": "human",
+        "nodes": [
+            {"id": "add", "type": "function", "function": "tests.workflows.functions:add",
+             "args": {"a": "{{sum}}", "b": 1}},
+            {"id": "again", "type": "function", "function": "tests.workflows.functions:add",
+             "args": {"a": "{{add.sum}}", "b": 1}},
+            {"id": "back", "type": "function", "function": "tests.workflows.functions:add",
+             "args": {"a": "{{again.sum}}", "b": 0}},
+            {"id": "end", "type": "end", "output": "{{back.sum}}"},
+        ],
+        "edges": [
+            {"from": "add", "to": "again"},
+            {"from": "again", "to": "add", "when": "again.sum < 4"},
+            {"from": "again", "to": "back"},
+            {"from": "back", "to": "end"},
+        ],
+    }  # fmt: skip
+    run_id = await harness.start(definition, {"sum": 0})
+    view = await harness.finished(run_id)
+    assert view.status == RunStatus.COMPLETED, view.run.error
+    assert [s.node for s in view.path] == ["add", "again", "add", "again", "back", "end"]
+    assert view.output == 4
+    keys = [d["output"]["key"] for r, what, d in harness.progress if r == run_id and what == "done"]
+    assert len(set(keys)) == 5  # five visits, five keys
+    event = keys[0].rsplit(":", 1)[1]
+    assert keys == [f"{run_id}:add:{event}"] + [
+        f"{run_id}:{node}:{event}:{visit}"
+        for visit, node in enumerate(["again", "add", "again", "back"], start=1)
+    ]

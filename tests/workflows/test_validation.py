@@ -51,6 +51,14 @@ def test_unknown_top_level_field() -> None:
     assert (path, message) == ("edgs", "unknown field 'edgs': did you mean 'edges'?")
 
 
+def test_checkpoint_is_node_or_human() -> None:
+    assert compile_workflow({"nodes": [APPROVE, DONE]}, name="flow").checkpoint == "node"
+    chained = compile_workflow({"checkpoint": "human", "nodes": [APPROVE, DONE]}, name="flow")
+    assert chained.checkpoint == "human"
+    path, message = one({"checkpoint": "never", "nodes": [APPROVE, DONE]})
+    assert path == "checkpoint" and '"node"' in message and '"human"' in message
+
+
 def test_a_required_field() -> None:
     assert one({"nodes": [{"id": "a", "type": "human"}]}) == (
         "nodes[0].prompt",

@@ -257,6 +257,40 @@ def _json_type(value: Any) -> str:
 
 def json_problem(value: Any) -> tuple[str, str] | None:
     """(dotted path, what is wrong) for a value that cannot be stored as JSON, or None."""
+    if _plain_json(value):
+        return None
+    return _json_problem_at(value)
+
+
+_SCALARS = (str, bool, type(None))
+
+
+def _plain_json(value: Any) -> bool:
+    """Whether ``value`` surely holds nothing ``json_problem`` refuses: the same walk
+    without building the path of every item (every step and answer checks its payload).
+    False sends the value to the walk that finds and names the problem."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is dict:
+            stack.extend(item.values())
+        elif kind is list or kind is tuple:
+            stack.extend(item)
+        elif kind in _SCALARS:
+            continue
+        elif kind is int:
+            if item not in _INT_RANGE:
+                return False
+        elif kind is float:
+            if not math.isfinite(item):
+                return False
+        elif isinstance(item, int | float | dict | list | tuple):
+            return False  # a subclass: the careful walk decides
+    return True
+
+
+def _json_problem_at(value: Any) -> tuple[str, str] | None:
     stack: list[tuple[str, Any]] = [("", value)]
     while stack:
         where, item = stack.pop()

@@ -64,18 +64,20 @@ def create_app(
     app.state.services = services
     app.add_middleware(BodyLimit, max_bytes=services.settings.max_body_bytes)
     errors.install(app)
+    # Routes are matched in the order included, each router's routes one by one: the
+    # routes on every answer, step and workflow start come first, the desk's many later.
     app.include_router(requests.router)
+    app.include_router(runs.router)
+    app.include_router(workflows_api.router)
     app.include_router(assignment.router)
     app.include_router(events.router)
     app.include_router(identity.router)
     app.include_router(desk.router)
-    app.include_router(runs.router)
     app.include_router(desk.passwords_api)
     app.include_router(stats_api.router)
     app.include_router(channels_api.router)
     app.include_router(deliveries_api.router)
     app.include_router(hooks_api.router)
-    app.include_router(workflows_api.router)
     app.include_router(conversations_api.router)
     app.include_router(handoff_api.router)
     app.include_router(chat.router)

@@ -73,6 +73,7 @@ class Workflow:
     required_inputs: frozenset[str]  # declared required, or read by a template
     max_steps: int = 1000
     implicit_edges: bool = False
+    checkpoint: str = "node"  # "human": automated nodes run on in one step (interpreter)
 
     @property
     def order(self) -> list[str]:

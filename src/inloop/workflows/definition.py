@@ -149,6 +149,13 @@ class Definition(_Shape):
     )
     start: str | None = Field(default=None, description="Default: the first node.")
     max_steps: int = Field(default=1000, ge=1, le=1_000_000)
+    checkpoint: Literal["node", "human"] = Field(
+        default="node",
+        description="Where a run's progress is stored: after each automated node (node), or "
+        "only where it waits on a human or ends (human: the automated nodes between run in "
+        "one step, fewer writes, and a worker that dies inside them leaves all of them to "
+        "run again).",
+    )
     nodes: list[Annotated[Node, Field(discriminator="type")]]
     edges: list[Edge] = Field(default_factory=list)
 

@@ -6,7 +6,10 @@ progress is the run's events:
 - ``WorkflowStarted`` carries the definition, its digest and the inputs;
 - ``WorkflowNodeReached`` (node, variables, path) is pending until a worker runs that
   node: one automated node (function, http, llm) per step, so each node's result is
-  stored before the next one starts, and a node completes at most once per event;
+  stored before the next one starts, and a node completes at most once per event. With
+  ``checkpoint: human`` a step runs on through the automated nodes until the run asks a
+  human or ends (fewer steps and writes; a worker that dies in the middle leaves every
+  node of that step to run again);
 - ``WorkflowHumanAsked`` is the HITL request of a human node (the request goes through
   routing and escalation in the completion's transaction); ``WorkflowHumanAnswered`` is
   appended when the request closes, however it closes;
@@ -226,8 +229,11 @@ class WorkflowAgent(Agent):
 
     async def _enter(self, run: _Run, node_id: str, ctx: Context, *, worked: bool) -> Emitted:
         """Go into ``node_id``: ask there, stop there, or run it (one automated node per
-        step: after one, the next is a new event, so its result is stored first)."""
+        step: after one, the next is a new event, so its result is stored first; with
+        ``checkpoint: human``, on to the next node until a human node or an end)."""
         workflow = run.workflow
+        chained = workflow.checkpoint == "human"
+        visit = 0
         while True:
             node = workflow.node(node_id)
             if node.type == "end":
@@ -235,13 +241,15 @@ class WorkflowAgent(Agent):
                 return self._stop(run, node, getattr(node.spec, "outcome", None) or node.id)
             if node.type == "human":
                 return self._ask(run, node, ctx)
-            if worked:
+            if worked and not chained:
                 self._report(ctx.run_id, "queued", {"node": node.id})
                 return WorkflowNodeReached(**run.position(node.id))
             worked = True
             try:
-                output = await run_node(node, run.variables, self._node_context(ctx))
+                output = await run_node(node, run.variables, self._node_context(ctx, visit))
+                visit += 1
             except NodeError as exc:
+                visit += 1
                 if node.on_error is None:
                     raise
                 run.variables["error"] = {"node": node.id, "message": str(exc)}
@@ -359,7 +367,7 @@ class WorkflowAgent(Agent):
                     "definitions it was given (inloop workflow serve FILE)"
                 )
 
-    def _node_context(self, ctx: Context) -> NodeContext:
+    def _node_context(self, ctx: Context, visit: int = 0) -> NodeContext:
         if self.model is None:
             self.model = chat_model()
         return NodeContext(
@@ -369,6 +377,7 @@ class WorkflowAgent(Agent):
             sleep=self.sleep,
             transport=self.http_transport,
             environment=os.environ,
+            visit=visit,
         )
 
     def _report(self, run_id: str, what: str, detail: Mapping[str, Any]) -> None:

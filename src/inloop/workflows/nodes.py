@@ -43,10 +43,15 @@ class NodeContext:
     sleep: Sleep = asyncio.sleep
     transport: httpx.AsyncBaseTransport | None = None
     environment: Mapping[str, str] = field(default_factory=dict)
+    #: Which automated node of its step this is (0: the first); with ``checkpoint:
+    #: human`` a step runs several, and a loop may visit a node twice in one step.
+    visit: int = 0
 
     def idempotency_key(self, node: str) -> str:
-        """Stable across retries of the step: the same pending event is claimed again."""
-        return f"{self.run_id}:{node}:{self.event_id}"
+        """Stable across retries of the step: the same pending event is claimed again,
+        and its step passes the same nodes in the same order."""
+        key = f"{self.run_id}:{node}:{self.event_id}"
+        return f"{key}:{self.visit}" if self.visit else key
 
 
 def _backoff(attempt: int) -> float:

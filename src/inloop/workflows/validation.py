@@ -131,6 +131,14 @@ class _Checker:
         ):
             self.add("max_steps", "max_steps is a whole number from 1 to 1000000")
             max_steps = 1000
+        checkpoint = definition.get("checkpoint", "node")
+        if checkpoint not in ("node", "human"):
+            self.add(
+                "checkpoint",
+                'checkpoint is "node" (store the run after each automated node, the default) '
+                'or "human" (only where it waits on a human or ends)',
+            )
+            checkpoint = "node"
         if self.problems or start is None:
             raise WorkflowError(self.problems, source=self.source)
         compiled = self.assemble(start)
@@ -150,6 +158,7 @@ class _Checker:
             required_inputs=required,
             max_steps=max_steps,
             implicit_edges=implicit,
+            checkpoint=checkpoint,
         )
 
     # -- parts ---------------------------------------------------------------------

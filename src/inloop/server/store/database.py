@@ -178,10 +178,14 @@ class WriterStoppedError(RuntimeError):
 
 
 class _GroupWriter:
-    """The writer thread: runs queued writes in shared transactions."""
+    """The writer thread: runs queued writes in shared transactions, on a connection of
+    its own (SQLite drops a connection's page cache whenever another connection has
+    written, so a writer that took whichever pooled connection came next started each
+    group with a cold cache; this one's stays warm)."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        self.conn: Connection | None = None
         self.jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self.stopping = False
         self.thread = threading.Thread(target=self._run, name="inloop-db-writer", daemon=True)
@@ -207,6 +211,23 @@ class _GroupWriter:
                 self._deliver([job])
 
     def _run(self) -> None:
+        try:
+            self._serve()
+        finally:
+            if self.conn is not None:
+                self.conn.close()
+                self.conn = None
+
+    def _connection(self) -> Connection:
+        """The writer's connection; a new one if it was lost (a broken connection is
+        invalidated by SQLAlchemy when the error is raised)."""
+        if self.conn is None or self.conn.closed or self.conn.invalidated:
+            if self.conn is not None:
+                self.conn.close()
+            self.conn = self.db.engine.connect().execution_options(**{WRITE: True})
+        return self.conn
+
+    def _serve(self) -> None:
         while True:
             first = self.jobs.get()
             if first is None:
@@ -243,8 +264,8 @@ class _GroupWriter:
     def _transaction(self, group: list[_Job], *, isolate: bool) -> bool:
         """Run and commit ``group``; False (nothing kept) if a job failed and not ``isolate``."""
         try:
-            connection = self.db.engine.connect().execution_options(**{WRITE: True})
-            with connection as conn, conn.begin():
+            conn = self._connection()
+            with conn.begin():
                 for job in group:
                     tx = Tx(conn)
                     job.result = self.db.run_job(job.fn, tx)

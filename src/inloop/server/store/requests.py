@@ -43,11 +43,14 @@ def to_request(row: Row[Any] | Mapping[str, Any]) -> Request:
 
 # Statements built once: SQLAlchemy then reuses their compiled form on every call.
 _insert = requests.insert()
+# Every column: a request's row always names them all (model_dump plus the two derived).
+_hot_insert = HotStatement(requests.insert(), column_keys=[c.name for c in requests.c])
 _by_id = select(requests).where(requests.c.id == bindparam("request_id"))
 _hot_by_id = HotStatement(_by_id)
 # SQLite ignores FOR UPDATE: it has one writer anyway.
 _hot_by_id_for_update = HotStatement(_by_id.with_for_update())
 _insert_candidate = request_candidates.insert()
+_hot_insert_candidate = HotStatement(request_candidates.insert(), column_keys=["request_id", "ref"])
 _by_idempotency_key = select(requests).where(
     requests.c.created_by == bindparam("created_by"),
     requests.c.idempotency_key == bindparam("key"),
@@ -78,8 +81,8 @@ def insert_request(conn: Connection, record: Request, fingerprint: str | None) -
     row = record.model_dump()
     row.update(priority_order=record.priority.order, idempotency_hash=fingerprint)
     if record.idempotency_key is None:
-        conn.execute(_insert, row)
-    else:
+        _hot_insert.rowcount(conn, row)
+    else:  # the driver's own IntegrityError would not be SQLAlchemy's: the plain path
         try:
             with conn.begin_nested():
                 conn.execute(_insert, row)
@@ -96,7 +99,9 @@ def set_candidates(conn: Connection, request_id: str, refs: list[str]) -> None:
 
 
 def _link_candidates(conn: Connection, request_id: str, refs: list[str]) -> None:
-    if refs:
+    if len(refs) == 1:
+        _hot_insert_candidate.rowcount(conn, {"request_id": request_id, "ref": refs[0]})
+    elif refs:
         conn.execute(
             _insert_candidate, [{"request_id": request_id, "ref": ref} for ref in set(refs)]
         )

@@ -18,7 +18,7 @@ from inloop.server.store.schema import run_events, run_once, runs
 _EVENT_COLUMNS = [
     c for c in run_events.c if c.name not in ("reply_type", "lease_owner", "lease_until")
 ]
-_insert_run = runs.insert()
+_insert_run = HotStatement(runs.insert(), column_keys=[c.name for c in runs.c])
 _insert_events = run_events.insert()
 _insert_event = HotStatement(
     run_events.insert(), column_keys=[c.name for c in run_events.c if c.name != "id"]
@@ -113,6 +113,11 @@ _resume_run = HotStatement(
     .where(runs.c.id == bindparam("_id"), runs.c.status == RunStatus.PAUSED)
     .values(status=RunStatus.RUNNING, updated_at=bindparam("_now"))
 )
+_open_statuses = HotStatement(
+    select(run_events.c.status)
+    .where(run_events.c.run_id == bindparam("_run_id"), _one_of(run_events.c.status, _OPEN_EVENT))
+    .distinct()
+)
 _cancel_open_events = HotStatement(
     update(run_events)
     .where(
@@ -152,7 +157,7 @@ def to_event(row: Any) -> RunEvent:
 
 
 def insert_run(conn: Connection, run: Run) -> None:
-    conn.execute(_insert_run, {**run.model_dump(), "result": None})
+    _insert_run.rowcount(conn, {**run.model_dump(), "result": None})
 
 
 def get_run(conn: Connection, run_id: str, *, lock: bool = False) -> Run | None:
@@ -245,17 +250,7 @@ def get_event(conn: Connection, event_id: int) -> RunEvent | None:
 
 def has_pending(conn: Connection, run_id: str) -> tuple[bool, bool]:
     """(any event pending, any event waiting) for the run."""
-    found = {
-        r.status
-        for r in conn.execute(
-            select(run_events.c.status)
-            .where(
-                run_events.c.run_id == run_id,
-                run_events.c.status.in_([RunEventStatus.PENDING, RunEventStatus.WAITING]),
-            )
-            .distinct()
-        )
-    }
+    found = {r["status"] for r in _open_statuses.rows(conn, {"_run_id": run_id})}
     return RunEventStatus.PENDING in found, RunEventStatus.WAITING in found
 
 

@@ -8,9 +8,13 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select
 
+from inloop.server.store.hot import HotStatement
 from inloop.server.store.schema import timers
 
-_insert = insert(timers)  # built once; SQLAlchemy reuses its compiled form
+# Built once and run on the cursor (store/hot.py): a timer is set with most requests.
+_insert = HotStatement(
+    insert(timers), column_keys=["kind", "due_at", "request_id", "user_handle", "data"]
+)
 
 
 @dataclass(frozen=True)
@@ -32,15 +36,11 @@ def add(
     user_handle: str | None = None,
     data: dict[str, Any] | None = None,
 ) -> None:
-    conn.execute(
-        insert(timers).values(
-            kind=kind,
-            due_at=due_at,
-            request_id=request_id,
-            user_handle=user_handle,
-            data=data or {},
-        )
-    )
+    row = {
+        "kind": kind, "due_at": due_at, "request_id": request_id, "user_handle": user_handle,
+        "data": data or {},
+    }  # fmt: skip
+    _insert.rowcount(conn, row)
 
 
 def claim_due(conn: Connection, now: datetime, limit: int) -> list[Timer]:
