@@ -1,0 +1,166 @@
+"""The action a policy judges, its canonical bytes and digest, and the view rules read.
+
+The canonical form is the one thing that travels: it is the approval request's payload,
+the pending action in a session's state and what a confirmation holds, and the action
+that runs is decoded from it. Two actions are the same action exactly when their
+canonical bytes are equal, which ``digest`` states in 64 hex characters.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+__all__ = ["Action", "ActionView", "canonical_bytes", "digest"]
+
+_WORD = re.compile(r"[A-Za-z0-9]+")
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+
+
+class Action(BaseModel):
+    """What an agent is about to do: a tool and its arguments, with what is known about it.
+
+    ``text`` is the words behind it (the user's request, the model's plan), ``amount`` the
+    money at stake when the caller knows it (else rules read it from the arguments),
+    ``fields`` the data fields it reads or writes, ``confidence`` the agent's own (0 to 1).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    tool: str = Field(min_length=1, max_length=200)
+    arguments: dict[str, Any] = Field(default_factory=dict)
+    text: str | None = None
+    amount: float | None = None
+    fields: list[str] = Field(default_factory=list)
+    confidence: float | None = Field(default=None, ge=0, le=1)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("arguments", "metadata")
+    @classmethod
+    def _json_only(cls, value: dict[str, Any]) -> dict[str, Any]:
+        canonical_bytes(value)  # raises ValueError for what JSON cannot hold
+        return value
+
+    @field_validator("amount")
+    @classmethod
+    def _finite(cls, value: float | None) -> float | None:
+        if value is not None and not math.isfinite(value):
+            raise ValueError("amount must be a finite number")
+        return value
+
+    def canonical(self) -> dict[str, Any]:
+        """The action as JSON, with empty fields left out (so adding one breaks no digest)."""
+        full = self.model_dump(mode="json")
+        return {k: v for k, v in full.items() if v not in (None, [], {}) or k == "arguments"}
+
+    def canonical_bytes(self) -> bytes:
+        return canonical_bytes(self.canonical())
+
+    @property
+    def digest(self) -> str:
+        """SHA-256 of the canonical bytes, in hex."""
+        return digest(self.canonical())
+
+    def describe(self) -> str:
+        """``book_flight(destination="NYC")``: how a person reads the action."""
+        shown = ", ".join(
+            f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in self.arguments.items()
+        )
+        return f"{self.tool}({shown})"
+
+
+def canonical_bytes(value: Any) -> bytes:
+    """Sorted keys, no spaces, UTF-8, no NaN: the same value always gives the same bytes."""
+    try:
+        text = json.dumps(
+            value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+        )
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"not JSON: {exc}") from None
+    return text.encode()
+
+
+def digest(value: Any) -> str:
+    return hashlib.sha256(canonical_bytes(value)).hexdigest()
+
+
+def words(text: str) -> str:
+    """Lower-case words joined by single spaces; ``deleteAccount`` and ``delete_account``
+    both read ``delete account``, so keywords match tool names by whole words."""
+    return " ".join(w.lower() for w in _WORD.findall(_CAMEL.sub(" ", text)))
+
+
+@dataclass(frozen=True)
+class ActionView:
+    """An action as the rules read it, each part computed once per decision."""
+
+    action: Action
+
+    @cached_property
+    def texts(self) -> dict[str, str]:
+        """Where keywords are looked for, by place: ``tool``, ``text``, ``arguments.<path>``
+        (string values, and keys), each as ``words``."""
+        found = {"tool": words(self.action.tool)}
+        if self.action.text:
+            found["text"] = words(self.action.text)
+        for path, value in _leaves(self.action.arguments, "arguments"):
+            if isinstance(value, str):
+                found[path] = words(value)
+        return found
+
+    @cached_property
+    def field_names(self) -> dict[str, str]:
+        """Every argument key (at any depth) and every declared field, as ``words``, by place."""
+        found: dict[str, str] = {}
+        for name in self.action.fields:
+            found[f"fields[{name}]"] = words(name)
+        for path in _keys(self.action.arguments, "arguments"):
+            found[path] = words(path.rsplit(".", 1)[-1])
+        return found
+
+    @cached_property
+    def variables(self) -> dict[str, Any]:
+        """What CEL conditions see."""
+        action = self.action
+        return {
+            "tool": action.tool,
+            "arguments": action.arguments,
+            "text": action.text,
+            "amount": action.amount,
+            "fields": action.fields,
+            "confidence": action.confidence,
+            "metadata": action.metadata,
+        }
+
+
+def _leaves(value: Any, path: str, depth: int = 0) -> Iterator[tuple[str, Any]]:
+    if depth > 8:
+        return
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from _leaves(item, f"{path}.{key}", depth + 1)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _leaves(item, f"{path}[{index}]", depth + 1)
+    else:
+        yield path, value
+
+
+def _keys(value: Any, path: str, depth: int = 0) -> Iterator[str]:
+    if depth > 8:
+        return
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            yield f"{path}.{key}"
+            yield from _keys(item, f"{path}.{key}", depth + 1)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _keys(item, f"{path}[{index}]", depth + 1)
