@@ -6,7 +6,9 @@ out. See docs/policies.md.
 """
 
 from inloop.policies.actions import Action, canonical_bytes, digest
+from inloop.policies.decorator import guarded
 from inloop.policies.engine import Considered, Decision, Matched, Policy
+from inloop.policies.guard import aguard, aresume, guard, resume
 from inloop.policies.loading import (
     DEFAULT_RULES,
     PolicyError,
@@ -15,22 +17,51 @@ from inloop.policies.loading import (
     load_policy,
     loads_policy,
 )
+from inloop.policies.outcomes import (
+    ActionRefusedError,
+    ActionTamperedError,
+    Escalated,
+    EscalatedError,
+    InvalidEditError,
+    NeedsConfirmationError,
+    Outcome,
+    Pending,
+    Ran,
+    Refused,
+    StrategyUnavailableError,
+)
 from inloop.policies.rules import Risk, Strategy
 
 __all__ = [
     "DEFAULT_RULES",
     "Action",
+    "ActionRefusedError",
+    "ActionTamperedError",
     "Considered",
     "Decision",
+    "Escalated",
+    "EscalatedError",
+    "InvalidEditError",
     "Matched",
+    "NeedsConfirmationError",
+    "Outcome",
+    "Pending",
     "Policy",
     "PolicyError",
     "Problem",
+    "Ran",
+    "Refused",
     "Risk",
     "Strategy",
+    "StrategyUnavailableError",
+    "aguard",
+    "aresume",
     "canonical_bytes",
     "default_policy",
     "digest",
+    "guard",
+    "guarded",
     "load_policy",
     "loads_policy",
+    "resume",
 ]

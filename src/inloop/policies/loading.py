@@ -204,7 +204,9 @@ def load_policy(path: str | Path) -> Policy:
     try:
         text = file.read_text(encoding="utf-8")
     except OSError as exc:
-        raise PolicyError([Problem(file=str(file), message=f"cannot read: {exc.strerror}")]) from None
+        raise PolicyError(
+            [Problem(file=str(file), message=f"cannot read: {exc.strerror}")]
+        ) from None
     except UnicodeDecodeError:
         raise PolicyError([Problem(file=str(file), message="not UTF-8 text")]) from None
     return parse(_read(text, file.name, json_only=file.suffix == ".json"), file.name)
@@ -234,7 +236,9 @@ def _read(text: str, source: str, *, json_only: bool) -> Any:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         reason = getattr(exc, "problem", None) or str(exc)
-        raise PolicyError([Problem(file=source, message=f"not valid YAML{where}: {reason}")]) from None
+        raise PolicyError(
+            [Problem(file=source, message=f"not valid YAML{where}: {reason}")]
+        ) from None
 
 
 def _matcher(spec: _RuleSpec) -> Matcher:

@@ -64,7 +64,8 @@ class Evidence:
 
 
 class Matcher(Protocol):
-    kind: str
+    @property
+    def kind(self) -> str: ...
 
     def match(self, view: ActionView) -> Evidence | None: ...
 
@@ -119,7 +120,9 @@ class KeywordMatcher:
             if hit:
                 word = hit.group(0)
                 start, end = max(0, hit.start() - 30), hit.end() + 30
-                excerpt = ("..." if start else "") + text[start:end] + ("..." if end < len(text) else "")
+                excerpt = (
+                    ("..." if start else "") + text[start:end] + ("..." if end < len(text) else "")
+                )
                 return Evidence(f"the word {word!r} is in {place} ({excerpt!r})", place, word)
         return None
 
@@ -259,4 +262,3 @@ class ConfidenceMatcher:
         if confidence is None:
             return "no confidence given"
         return f"confidence {_number(confidence)} is not below {_number(self.below)}"
-
