@@ -138,7 +138,7 @@ class _PolicySpec(BaseModel):
     model_config = _STRICT
     version: Literal[1] = 1
     default: _Default = Field(default_factory=_Default)
-    rules: list[dict[str, Any]]
+    rules: list[Any]
 
 
 def parse(data: Any, source: str = "<rules>") -> Policy:
