@@ -30,19 +30,79 @@ def test_bad_yaml_says_where() -> None:
         ("", (None, None, "expected a mapping, found nothing")),
         ("rules: []\nextra: 1\n", (None, "extra", "unknown field")),
         ("rules: []\nversion: 2\n", (None, "version", "Input should be 1")),
-        ("rules:\n  - name: a\n    risk: hgh\n    keywords: [x]\n", ("'a' (rules[0])", "risk", "Input should be 'low', 'medium', 'high' or 'critical'")),
-        ("rules:\n  - name: a\n    risk: low\n    strategy: pray\n    keywords: [x]\n", ("'a' (rules[0])", "strategy", "Input should be 'auto', 'confirm', 'approve', 'escalate' or 'mfa'")),
-        ("rules:\n  - name: a\n    risk: low\n", ("'a' (rules[0])", None, "a rule has exactly one of keywords, amount, fields, when, confidence (found: none)")),
-        ("rules:\n  - name: a\n    risk: low\n    keywords: [x]\n    fields: [y]\n", ("'a' (rules[0])", None, "a rule has exactly one of keywords, amount, fields, when, confidence (found: keywords, fields)")),
-        ("rules:\n  - name: a\n    risk: low\n    keywords: []\n", ("'a' (rules[0])", "keywords", "List should have at least 1 item after validation, not 0")),
-        ("rules:\n  - name: a\n    risk: low\n    amount: {above: lots}\n", ("'a' (rules[0])", "amount.above", "Input should be a valid number, unable to parse string as a number")),
-        ("rules:\n  - name: a\n    risk: low\n    amount: {}\n", ("'a' (rules[0])", "amount", "give exactly one of above, at_least")),
-        ("rules:\n  - name: a\n    risk: low\n    confidence: {below: 7}\n", ("'a' (rules[0])", "confidence.below", "Input should be less than or equal to 1")),
-        ("rules:\n  - name: a\n    risk: low\n    fields: [ssn]\n    in: [tool]\n", ("'a' (rules[0])", None, "'in' says where keywords are looked for: only with keywords")),
-        ("rules:\n  - name: a\n    risk: low\n    keywords: [x]\n    in: [body]\n", ("'a' (rules[0])", "in.0", "Input should be 'tool', 'text' or 'arguments'")),
+        (
+            "rules:\n  - name: a\n    risk: hgh\n    keywords: [x]\n",
+            ("'a' (rules[0])", "risk", "Input should be 'low', 'medium', 'high' or 'critical'"),
+        ),
+        (
+            "rules:\n  - name: a\n    risk: low\n    strategy: pray\n    keywords: [x]\n",
+            (
+                "'a' (rules[0])",
+                "strategy",
+                "Input should be 'auto', 'confirm', 'approve', 'escalate' or 'mfa'",
+            ),
+        ),
+        (
+            "rules:\n  - name: a\n    risk: low\n",
+            (
+                "'a' (rules[0])",
+                None,
+                "a rule has exactly one of keywords, amount, fields, when, confidence (found: none)",
+            ),
+        ),
+        (
+            "rules:\n  - name: a\n    risk: low\n    keywords: [x]\n    fields: [y]\n",
+            (
+                "'a' (rules[0])",
+                None,
+                "a rule has exactly one of keywords, amount, fields, when, confidence (found: keywords, fields)",
+            ),
+        ),
+        (
+            "rules:\n  - name: a\n    risk: low\n    keywords: []\n",
+            (
+                "'a' (rules[0])",
+                "keywords",
+                "List should have at least 1 item after validation, not 0",
+            ),
+        ),
+        (
+            "rules:\n  - name: a\n    risk: low\n    amount: {above: lots}\n",
+            (
+                "'a' (rules[0])",
+                "amount.above",
+                "Input should be a valid number, unable to parse string as a number",
+            ),
+        ),
+        (
+            "rules:\n  - name: a\n    risk: low\n    amount: {}\n",
+            ("'a' (rules[0])", "amount", "give exactly one of above, at_least"),
+        ),
+        (
+            "rules:\n  - name: a\n    risk: low\n    confidence: {below: 7}\n",
+            ("'a' (rules[0])", "confidence.below", "Input should be less than or equal to 1"),
+        ),
+        (
+            "rules:\n  - name: a\n    risk: low\n    fields: [ssn]\n    in: [tool]\n",
+            ("'a' (rules[0])", None, "'in' says where keywords are looked for: only with keywords"),
+        ),
+        (
+            "rules:\n  - name: a\n    risk: low\n    keywords: [x]\n    in: [body]\n",
+            ("'a' (rules[0])", "in.0", "Input should be 'tool', 'text' or 'arguments'"),
+        ),
         ("rules:\n  - risk: low\n    keywords: [x]\n", ("rules[0]", "name", "Field required")),
-        ("rules:\n  - name: a\n    risk: low\n    keywords: [x]\n    colour: red\n", ("'a' (rules[0])", "colour", "unknown field")),
-        ("rules:\n  - name: a\n    risk: low\n    when: 'amout > 3'\n", ("'a' (rules[0])", "when", "unknown variable amout in 'amout > 3'; conditions read amount, arguments, confidence, fields, metadata, text, tool")),
+        (
+            "rules:\n  - name: a\n    risk: low\n    keywords: [x]\n    colour: red\n",
+            ("'a' (rules[0])", "colour", "unknown field"),
+        ),
+        (
+            "rules:\n  - name: a\n    risk: low\n    when: 'amout > 3'\n",
+            (
+                "'a' (rules[0])",
+                "when",
+                "unknown variable amout in 'amout > 3'; conditions read amount, arguments, confidence, fields, metadata, text, tool",
+            ),
+        ),
         ("rules:\n  - just a string\n", ("rules[0]", None, "a rule is a mapping")),
     ],
 )
@@ -55,7 +115,9 @@ def test_each_bad_rule_is_named_with_its_field(
 
 def test_a_cel_syntax_error_gives_the_column() -> None:
     """A condition that does not parse is refused with the column and a pointer."""
-    [(rule, field, message)] = problems("rules:\n  - name: c\n    risk: low\n    when: 'amount >'\n")
+    [(rule, field, message)] = problems(
+        "rules:\n  - name: c\n    risk: low\n    when: 'amount >'\n"
+    )
     assert (rule, field) == ("'c' (rules[0])", "when")
     assert "at column" in message and "^" in message
 

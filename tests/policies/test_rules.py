@@ -186,7 +186,12 @@ def test_the_highest_risk_wins_then_the_rule_written_first() -> None:
     assert decide(PRECEDENCE, tool="book").strategy == Strategy.CONFIRM
     legal = decide(PRECEDENCE, tool="legal_pay_book")
     assert legal.risk == Risk.CRITICAL and legal.strategy == Strategy.ESCALATE
-    assert [c.rule for c in legal.considered or []] == ["book", "pay-approve", "pay-escalate", "legal"]
+    assert [c.rule for c in legal.considered or []] == [
+        "book",
+        "pay-approve",
+        "pay-escalate",
+        "legal",
+    ]
 
 
 def test_nothing_matching_takes_the_default_and_says_so() -> None:
@@ -199,7 +204,10 @@ def test_nothing_matching_takes_the_default_and_says_so() -> None:
         Strategy.APPROVE,
         None,
     )
-    assert decision.explain() == "medium risk -> approve: no rule matched, the policy's default applies"
+    assert (
+        decision.explain()
+        == "medium risk -> approve: no rule matched, the policy's default applies"
+    )
 
 
 @pytest.mark.parametrize(
@@ -209,7 +217,12 @@ def test_nothing_matching_takes_the_default_and_says_so() -> None:
         ({"tool": "recommend_hotels"}, "low", "confirm", "preferences"),
         ({"tool": "book_flight", "arguments": {"to": "NYC"}}, "medium", "confirm", "transactional"),
         ({"tool": "refund_order", "arguments": {"amount": 20}}, "high", "escalate", "financial"),
-        ({"tool": "get_advice", "text": "Is this a medical emergency?"}, "critical", "escalate", "legal-medical"),
+        (
+            {"tool": "get_advice", "text": "Is this a medical emergency?"},
+            "critical",
+            "escalate",
+            "legal-medical",
+        ),
         ({"tool": "delete_user_data"}, "high", "mfa", "destructive"),
         ({"tool": "faq", "text": "What is your cancellation policy?"}, "low", "auto", None),
         ({"tool": "buy", "arguments": {"price": 500}}, "high", "approve", "large-amount"),

@@ -1,0 +1,218 @@
+"""inloop.guard and @inloop.guarded against a live server: what runs is what was approved."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+import httpx
+import pytest
+
+import inloop
+from inloop.policies import (
+    Action,
+    ActionRefusedError,
+    ActionTamperedError,
+    InvalidEditError,
+    Ran,
+    Refused,
+    loads_policy,
+)
+from tests.sdk.conftest import Decision, Human
+from tests.support import ADMIN_TOKEN
+
+Start = Callable[[Decision], Human]
+
+POLICY = loads_policy(
+    """
+rules:
+  - name: refunds
+    risk: high
+    strategy: approve
+    keywords: [refund]
+    in: [tool]
+"""
+)
+
+
+def approve(_: inloop.Request) -> dict[str, Any]:
+    return {"response": "approve"}
+
+
+def edit(**arguments: Any) -> Decision:
+    def decide(request: inloop.Request) -> dict[str, Any]:
+        assert request.payload is not None
+        edited = {**request.payload, "arguments": {**request.payload["arguments"], **arguments}}
+        return {"response": "modify", "edited": edited, "comment": "lowered it"}
+
+    return decide
+
+
+def test_auto_runs_at_once_without_asking(client: inloop.Client) -> None:
+    """A low-risk action runs with no request created."""
+    ran: list[Action] = []
+    action = Action(tool="get_weather", arguments={"city": "Oslo"})
+    outcome = inloop.guard(
+        action, run=lambda a: ran.append(a) or "sunny", policy=POLICY, client=client
+    )
+    assert isinstance(outcome, Ran) and outcome.result == "sunny" and ran == [action]
+    assert client.list().items == []
+
+
+def test_the_approver_sees_the_canonical_action_and_it_runs_as_approved(
+    client: inloop.Client, human: Start
+) -> None:
+    """The request's payload is the canonical action; approve runs exactly that action."""
+    ran: list[Action] = []
+    person = human(approve)
+    action = Action(tool="refund", arguments={"order": "A-17", "amount": 250}, text="Refund it")
+    outcome = inloop.guard(
+        action, run=ran.append, policy=POLICY, client=client, wait=True, priority="high"
+    )
+    request = person.join()
+    assert request.payload == action.canonical()
+    assert request.metadata["action_digest"] == action.digest
+    assert request.context["decision"]["rule"] == "refunds"
+    assert 'refund(order="A-17", amount=250)' in request.prompt
+    assert request.priority == "high"
+    assert isinstance(outcome, Ran) and outcome.request_id == request.id
+    assert ran == [action] and ran[0].canonical_bytes() == action.canonical_bytes()
+
+
+def test_an_edited_action_is_the_one_that_runs_and_the_request_shows_it(
+    client: inloop.Client, human: Start
+) -> None:
+    """modify with an edited payload: the edit is what was approved, what runs, and what
+    the request holds as `edited`."""
+    ran: list[Action] = []
+    person = human(edit(amount=80))
+    action = Action(tool="refund", arguments={"order": "A-17", "amount": 250})
+    outcome = inloop.guard(action, run=ran.append, policy=POLICY, client=client, wait=True)
+    request = client.get(person.join().id)
+    assert isinstance(outcome, Ran)
+    assert ran == [outcome.action] and outcome.action.arguments == {"order": "A-17", "amount": 80}
+    assert request.edited == outcome.action.canonical()
+    assert outcome.approved_by == "admin-token"
+
+
+def test_a_rejection_runs_nothing(client: inloop.Client, human: Start) -> None:
+    """reject: Refused with the approver's comment; run is never called."""
+    person = human(lambda _: {"response": "reject", "comment": "too much"})
+    outcome = inloop.guard(
+        {"tool": "refund", "arguments": {"amount": 9}},
+        run=pytest.fail,
+        policy=POLICY,
+        client=client,
+    )
+    person.join()
+    assert isinstance(outcome, Refused) and outcome.reason == "rejected by admin-token: too much"
+
+
+def test_an_edit_that_names_another_tool_is_refused(client: inloop.Client, human: Start) -> None:
+    """The edit cannot swap the tool: InvalidEditError, nothing runs."""
+    person = human(
+        lambda r: {"response": "modify", "edited": {**(r.payload or {}), "tool": "wire"}}
+    )
+    with pytest.raises(InvalidEditError, match="another tool"):
+        inloop.guard({"tool": "refund"}, run=pytest.fail, policy=POLICY, client=client)
+    person.join()
+
+
+class Tampering(httpx.BaseTransport):
+    """A proxy between the agent and the server that changes the amount in every payload."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.HTTPTransport()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self.inner.handle_request(request)
+        response.read()
+        response.close()
+        body = json.loads(response.content) if response.content else None
+        if isinstance(body, dict) and isinstance(body.get("payload"), dict):
+            body["payload"]["arguments"]["amount"] = 99999
+            return httpx.Response(response.status_code, json=body, headers={"X-Request-ID": "x"})
+        return response
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def test_an_action_changed_on_the_way_back_is_refused(live: str, human: Start) -> None:
+    """If the approved request comes back holding other bytes than guard sent, nothing runs."""
+    person = human(approve)
+    with inloop.Client(live, ADMIN_TOKEN, transport=Tampering()) as client:
+        with pytest.raises(ActionTamperedError, match="refused to run"):
+            inloop.guard(
+                {"tool": "refund", "arguments": {"amount": 5}},
+                run=pytest.fail,
+                policy=POLICY,
+                client=client,
+            )
+    person.join()
+
+
+def test_guarded_runs_the_approved_arguments_decoded_from_json(
+    client: inloop.Client, human: Start
+) -> None:
+    """@guarded: the tool runs with the approved (edited) arguments, typed by its
+    annotations; a rejection raises ActionRefusedError."""
+    calls: list[tuple[str, int, date]] = []
+
+    @inloop.guarded(policy=POLICY, client=client, assignee="role:admin")
+    def refund(order: str, amount: int, on: date) -> str:
+        calls.append((order, amount, on))
+        return f"refunded {amount}"
+
+    @inloop.guarded(policy=POLICY, client=client)
+    def lookup(order: str) -> str:
+        return f"order {order}"
+
+    assert lookup("A-1") == "order A-1"
+    person = human(edit(amount=80, on="2026-03-04"))
+    assert refund("A-17", 250, on=date(2026, 1, 2)) == "refunded 80"
+    assert person.join().payload == {
+        "tool": "refund",
+        "arguments": {"order": "A-17", "amount": 250, "on": "2026-01-02"},
+    }
+    assert calls == [("A-17", 80, date(2026, 3, 4))]
+    person = human(lambda _: {"response": "reject"})
+    with pytest.raises(ActionRefusedError, match="refund did not run: rejected by admin-token"):
+        refund("A-18", 1, on=date(2026, 1, 2))
+    person.join()
+
+
+def test_guarded_refuses_an_edit_its_signature_cannot_take(
+    client: inloop.Client, human: Start
+) -> None:
+    """An edited argument of the wrong type or an unknown one: InvalidEditError, not run."""
+
+    @inloop.guarded(policy=POLICY, client=client)
+    def refund(amount: int) -> int:
+        raise AssertionError("must not run")
+
+    person = human(edit(amount="lots"))
+    with pytest.raises(InvalidEditError, match="amount: Input should be a valid integer"):
+        refund(5)
+    person.join()
+    person = human(edit(extra=1))
+    with pytest.raises(InvalidEditError, match=r"unknown arguments \['extra'\]"):
+        refund(5)
+    person.join()
+
+
+async def test_aguard_waits_and_runs_a_coroutine(live: str, human: Start) -> None:
+    """The asyncio form: awaits the approval, awaits an async run."""
+    person = human(approve)
+
+    async def run(action: Action) -> str:
+        return f"done {action.arguments['amount']}"
+
+    async with inloop.AsyncClient(live, ADMIN_TOKEN) as client:
+        outcome = await inloop.aguard(
+            {"tool": "refund", "arguments": {"amount": 7}}, run=run, policy=POLICY, client=client
+        )
+    person.join()
+    assert isinstance(outcome, Ran) and outcome.result == "done 7"
