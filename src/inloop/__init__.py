@@ -7,8 +7,10 @@ The SDK (this package's top level) needs only httpx and pydantic; the server liv
 from inloop._version import __version__
 from inloop.client import AsyncClient, Client
 from inloop.client._conversations import NULL, ConfigurationOverrides
+from inloop.domain.agent_sessions import AgentSession, SessionContext, SessionEvent, Turn
 from inloop.domain.conversations import Conversation, ConversationEvent, Message
 from inloop.domain.handoffs import EndReason, HandoffSession
+from inloop.domain.tickets import Ticket, TicketPriority, TicketRules, TicketStatus
 from inloop.errors import (
     APIError,
     AuthenticationError,
@@ -114,6 +116,7 @@ __all__ = [
     "Agent",
     "AgentDefinitionError",
     "AgentEvent",
+    "AgentSession",
     "Answer",
     "ApiKey",
     "ApprovalDenied",
@@ -178,13 +181,20 @@ __all__ = [
     "RunHandle",
     "Scope",
     "ServerError",
+    "SessionContext",
+    "SessionEvent",
     "SlackConfig",
     "StartEvent",
     "Status",
     "StopEvent",
     "Team",
     "TeamsConfig",
+    "Ticket",
+    "TicketPriority",
+    "TicketRules",
+    "TicketStatus",
     "TransportError",
+    "Turn",
     "UsageError",
     "User",
     "UserMessageEvent",

@@ -12,6 +12,7 @@ import httpx
 from pydantic import BaseModel
 
 from inloop.client import _calls as calls
+from inloop.client._agent_sessions import AsyncSessions
 from inloop.client._base import DEFAULT_TIMEOUT, BaseClient, CreateOptions, RequestFilters
 from inloop.client._channels import AsyncChannels
 from inloop.client._conversations import AsyncConversations, AsyncHandoff
@@ -19,6 +20,7 @@ from inloop.client._identity import AsyncIdentity
 from inloop.client._routing import AsyncRouting
 from inloop.client._runs import AsyncRuns
 from inloop.client._sse import SSEDecoder
+from inloop.client._tickets import AsyncTickets
 from inloop.client._workflows import AsyncWorkflows
 from inloop.models import Answer, Event, Health, Kind, Option, Page, Priority, Request, Status
 
@@ -61,6 +63,16 @@ class AsyncClient(AsyncHandoff, AsyncRouting, AsyncIdentity, AsyncChannels, Base
     def runs(self) -> AsyncRuns:
         """Durable agent runs: start, list, get, cancel, wait (see inloop.runtime)."""
         return AsyncRuns(self._send)
+
+    @property
+    def sessions(self) -> AsyncSessions:
+        """Agent sessions (seed 004): state with reasoning, turns, history."""
+        return AsyncSessions(self._send)
+
+    @property
+    def tickets(self) -> AsyncTickets:
+        """Handoff tickets (seed 004's escalate_to_human) and their priority rules."""
+        return AsyncTickets(self._send)
 
     @property
     def workflows(self) -> AsyncWorkflows:

@@ -10,6 +10,7 @@ from fastapi.responses import Response
 
 from inloop._version import __version__
 from inloop.server import chat, desk
+from inloop.server.api import agent_sessions as agent_sessions_api
 from inloop.server.api import assignment, errors, events, identity, requests, runs
 from inloop.server.api import channels as channels_api
 from inloop.server.api import conversations as conversations_api
@@ -17,6 +18,7 @@ from inloop.server.api import deliveries as deliveries_api
 from inloop.server.api import handoff as handoff_api
 from inloop.server.api import hooks as hooks_api
 from inloop.server.api import stats as stats_api
+from inloop.server.api import tickets as tickets_api
 from inloop.server.api import workflows as workflows_api
 from inloop.server.api.deps import ServicesDep, json
 from inloop.server.api.limits import BodyLimit
@@ -75,6 +77,8 @@ def create_app(
     app.include_router(conversations_api.router)
     app.include_router(handoff_api.router)
     app.include_router(chat.router)
+    app.include_router(agent_sessions_api.router)
+    app.include_router(tickets_api.router)
 
     @app.get("/healthz", tags=["health"])
     async def healthz(services: ServicesDep) -> Response:

@@ -10,6 +10,7 @@ from pathlib import Path
 from inloop.domain.durations import parse_duration
 from inloop.server.config import Settings
 from inloop.server.secrets import Keyring, default_key_file
+from inloop.server.services.agent_sessions import AgentSessionService
 from inloop.server.services.answer_codes import AnswerCodes, card_extras
 from inloop.server.services.assignment import AssignmentService
 from inloop.server.services.channels import ChannelService
@@ -40,6 +41,7 @@ from inloop.server.services.sms_inbound import SmsInbound
 from inloop.server.services.stats import StatsService
 from inloop.server.services.summaries import ExtractiveSummary
 from inloop.server.services.teams_inbound import TeamsInbound
+from inloop.server.services.tickets import TicketService
 from inloop.server.services.webhook_inbound import WebhookInbound
 from inloop.server.services.workflows import WorkflowService
 from inloop.server.store.database import Database
@@ -80,6 +82,9 @@ class Services:
     handoffs: HandoffService
     consults: ConsultService
     provider_dispatcher: ProviderDispatcher
+    # Agent sessions, handoff tickets, confirmations (issue 9)
+    agent_sessions: AgentSessionService
+    tickets: TicketService
 
     def close(self) -> None:
         self.db.dispose()
@@ -129,6 +134,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     provider_dispatcher = ProviderDispatcher(db, clock, handoffs)
     handoffs.providers["webhook"] = WebhookProvider(provider_dispatcher.wake)
     handoffs.providers["zendesk"] = ZendeskProvider(provider_dispatcher.wake)
+    agent_sessions = AgentSessionService(db, clock)
     return Services(
         settings=settings,
         db=db,
@@ -160,6 +166,8 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         handoffs=handoffs,
         consults=consults,
         provider_dispatcher=provider_dispatcher,
+        agent_sessions=agent_sessions,
+        tickets=TicketService(db, clock, agent_sessions, requests),
     )
 
 
