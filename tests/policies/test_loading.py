@@ -147,7 +147,7 @@ def test_files_are_read_as_yaml_or_json(tmp_path: Path) -> None:
     bad.write_text("{rules: []}")
     with pytest.raises(PolicyError, match=r"^bad.json: not valid JSON: Expecting property name"):
         load_policy(bad)
-    with pytest.raises(PolicyError, match="missing.yaml: cannot read"):
+    with pytest.raises(PolicyError, match=r"missing\.yaml: cannot read"):
         load_policy(tmp_path / "missing.yaml")
     rule = tmp_path / "r.yaml"
     rule.write_text("rules:\n  - {name: a, risk: low, amount: {above: x}}\n")

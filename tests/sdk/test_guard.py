@@ -143,14 +143,16 @@ class Tampering(httpx.BaseTransport):
 def test_an_action_changed_on_the_way_back_is_refused(live: str, human: Start) -> None:
     """If the approved request comes back holding other bytes than guard sent, nothing runs."""
     person = human(approve)
-    with inloop.Client(live, ADMIN_TOKEN, transport=Tampering()) as client:
-        with pytest.raises(ActionTamperedError, match="refused to run"):
-            inloop.guard(
-                {"tool": "refund", "arguments": {"amount": 5}},
-                run=pytest.fail,
-                policy=POLICY,
-                client=client,
-            )
+    with (
+        inloop.Client(live, ADMIN_TOKEN, transport=Tampering()) as client,
+        pytest.raises(ActionTamperedError, match="refused to run"),
+    ):
+        inloop.guard(
+            {"tool": "refund", "arguments": {"amount": 5}},
+            run=pytest.fail,
+            policy=POLICY,
+            client=client,
+        )
     person.join()
 
 

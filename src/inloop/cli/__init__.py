@@ -12,9 +12,9 @@ import typer
 
 from inloop._version import __version__
 from inloop.cli import channels, handoff, identity, passwords, requests, runs, workflows
-from inloop.cli import policy
 from inloop.cli._context import Settings
 from inloop.cli.ask import ask
+from inloop.cli.policy import app as policy_app
 from inloop.cli.server import register
 from inloop.client._base import DEFAULT_URL
 
@@ -67,7 +67,7 @@ app.add_typer(identity.keys, name="keys")
 app.add_typer(channels.channels, name="channels")
 app.add_typer(channels.deliveries, name="deliveries")
 app.add_typer(handoff.app, name="handoff")
-app.add_typer(policy.app, name="policy")
+app.add_typer(policy_app, name="policy")
 register(app)
 
 
