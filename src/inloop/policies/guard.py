@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from inloop.client import AsyncClient, Client
+from inloop.domain.tickets import Ticket
 from inloop.imperative._asking import ausing, await_closed, using, wait_closed
 from inloop.models import Request
 from inloop.policies import _flow as flow
@@ -79,11 +80,10 @@ def guard(
             return pending
         session = flow.needs_session(strategy, session_id)
         if strategy == Strategy.ESCALATE:
-            tickets = flow.server_calls(c, "tickets", strategy)
-            ticket = tickets.open(**_ticket_fields(action, decision, session))
-            escalated = _escalated(action, decision, ticket)
-            _save(c, session, _escalation_state(action, ticket), escalated.ticket_reason)
-            return escalated.outcome
+            # The server marks the session escalated, with the ticket, in the same write.
+            return _escalated(
+                action, decision, c.tickets.open(**_ticket_fields(action, decision, session))
+            )
         confirmations = flow.server_calls(c, "confirmations", strategy)
         confirmation = confirmations.request(
             **_confirmation_fields(action, strategy, session, to_email, to_phone)
@@ -104,7 +104,7 @@ def resume(
     answer (yes/no for confirm, the code for mfa; not needed for approve). None when
     nothing is pending."""
     with using(client) as c:
-        state = c.sessions.get(session_id).state  # type: ignore[attr-defined]
+        state = c.sessions.get(session_id).state
         found = flow.read_pending(state)
         if found is None:
             return None
@@ -168,11 +168,8 @@ async def aguard(
             return pending
         session = flow.needs_session(strategy, session_id)
         if strategy == Strategy.ESCALATE:
-            tickets = flow.server_calls(c, "tickets", strategy)
-            ticket = await tickets.open(**_ticket_fields(action, decision, session))
-            escalated = _escalated(action, decision, ticket)
-            await _asave(c, session, _escalation_state(action, ticket), escalated.ticket_reason)
-            return escalated.outcome
+            ticket = await c.tickets.open(**_ticket_fields(action, decision, session))
+            return _escalated(action, decision, ticket)
         confirmations = flow.server_calls(c, "confirmations", strategy)
         confirmation = await confirmations.request(
             **_confirmation_fields(action, strategy, session, to_email, to_phone)
@@ -191,7 +188,7 @@ async def aresume(
 ) -> Outcome | None:
     """The asyncio form of ``resume``."""
     async with ausing(client) as c:
-        state = (await c.sessions.get(session_id)).state  # type: ignore[attr-defined]
+        state = (await c.sessions.get(session_id)).state
         found = flow.read_pending(state)
         if found is None:
             return None
@@ -340,12 +337,6 @@ async def _aconfirmed(
     return Ran(found, decision, await _call(flow.runner(found, run), found))
 
 
-class _Escalation:
-    def __init__(self, outcome: Escalated, ticket_reason: str) -> None:
-        self.outcome = outcome
-        self.ticket_reason = ticket_reason
-
-
 def _ticket_fields(action: Action, decision: Decision, session_id: str) -> dict[str, Any]:
     return {
         "session_id": session_id,
@@ -356,23 +347,9 @@ def _ticket_fields(action: Action, decision: Decision, session_id: str) -> dict[
     }
 
 
-def _escalated(action: Action, decision: Decision, ticket: Any) -> _Escalation:
-    number = getattr(ticket, "number", None) or getattr(ticket, "id", "?")
-    message = f"I've escalated this to a specialist (Ticket #{number})."
-    return _Escalation(
-        Escalated(action, decision, ticket, message),
-        f"Escalated to human: {decision.risk.value} risk ({decision.reason})",
-    )
-
-
-def _escalation_state(action: Action, ticket: Any) -> dict[str, Any]:
-    return {
-        "escalated": True,
-        "escalation_ticket_id": getattr(ticket, "id", None),
-        "escalation_reason": getattr(ticket, "reason", None),
-        "pending_action": action.canonical(),
-        "human_agent_assigned": None,
-    }
+def _escalated(action: Action, decision: Decision, ticket: Ticket) -> Escalated:
+    message = f"I've escalated this to a specialist (Ticket #{ticket.number})."
+    return Escalated(action, decision, ticket, message)
 
 
 def _closing_state(strategy: str, outcome: Outcome) -> dict[str, Any]:
@@ -392,15 +369,13 @@ def _closing_reason(outcome: Outcome) -> str:
 
 
 def _save(client: Client, session_id: str, state: dict[str, Any], reasoning: str) -> None:
-    sessions = flow.server_calls(client, "sessions", Strategy.CONFIRM)
-    sessions.update_state(session_id=session_id, state=state, reasoning=reasoning)
+    client.sessions.update_state(session_id=session_id, state=state, reasoning=reasoning)
 
 
 async def _asave(
     client: AsyncClient, session_id: str, state: dict[str, Any], reasoning: str
 ) -> None:
-    sessions = flow.server_calls(client, "sessions", Strategy.CONFIRM)
-    await sessions.update_state(session_id=session_id, state=state, reasoning=reasoning)
+    await client.sessions.update_state(session_id=session_id, state=state, reasoning=reasoning)
 
 
 async def _call(fn: Callable[..., Any], action: Action) -> Any:

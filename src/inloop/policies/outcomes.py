@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from inloop.domain.tickets import Ticket
 from inloop.errors import InloopError, UsageError
 from inloop.policies.actions import Action
 from inloop.policies.engine import Decision
@@ -74,7 +75,7 @@ class Escalated:
 
     action: Action
     decision: Decision
-    ticket: Any
+    ticket: Ticket
     message: str
     status: Literal["escalated"] = "escalated"
 
