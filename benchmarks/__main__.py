@@ -18,6 +18,7 @@ from benchmarks import (
     dashboard,
     desk,
     listing,
+    policy_eval,
     relay,
     round_trip,
     routing_bench,
@@ -49,6 +50,7 @@ class Sizes:
     when_calls: int = 200_000
     relay_conversations: int = 200
     relay_total: int = 5000
+    policy_calls: int = 200_000
 
 
 FULL = Sizes()
@@ -68,6 +70,7 @@ QUICK = Sizes(
     when_calls=20_000,
     relay_conversations=20,
     relay_total=300,
+    policy_calls=20_000,
 )
 
 
@@ -215,6 +218,12 @@ def run_relay(backend: str, workdir: Path, sizes: Sizes) -> list[Metric]:
         )  # fmt: skip
 
 
+def run_policy(backend: str, workdir: Path, sizes: Sizes) -> list[Metric]:
+    if backend != "sqlite":
+        return []  # in-process: no database involved, measured once
+    return policy_eval.policy_eval(backend, calls=sizes.policy_calls)
+
+
 BENCHMARKS: dict[str, Callable[[str, Path, Sizes], list[Metric]]] = {
     "service_round_trip": run_service,
     "http_round_trip": run_http,
@@ -228,6 +237,7 @@ BENCHMARKS: dict[str, Callable[[str, Path, Sizes], list[Metric]]] = {
     "workflow_runs": run_workflows,
     "when_eval": run_when,
     "message_relay": run_relay,
+    "policy_eval": run_policy,
 }
 
 

@@ -116,6 +116,37 @@ class ActionView:
                 found[path] = words(value)
         return found
 
+    def joined(self, places: tuple[str, ...]) -> tuple[str, list[int], list[str]]:
+        """The texts of these places in one string (so a rule searches once), with each
+        place's start offset and name; cached per set of places."""
+        cache = self._joined
+        found = cache.get(places)
+        if found is None:
+            starts: list[int] = []
+            names: list[str] = []
+            parts: list[str] = []
+            offset = 0
+            roots = self._by_root
+            for root in places:
+                for place, text in roots.get(root, ()):
+                    starts.append(offset)
+                    names.append(place)
+                    parts.append(text)
+                    offset += len(text) + 3
+            found = cache[places] = (" | ".join(parts), starts, names)
+        return found
+
+    @cached_property
+    def _by_root(self) -> dict[str, list[tuple[str, str]]]:
+        grouped: dict[str, list[tuple[str, str]]] = {}
+        for place, text in self.texts.items():
+            grouped.setdefault(place.split(".", 1)[0], []).append((place, text))
+        return grouped
+
+    @cached_property
+    def _joined(self) -> dict[tuple[str, ...], tuple[str, list[int], list[str]]]:
+        return {}
+
     @cached_property
     def field_names(self) -> dict[str, str]:
         """Every argument key (at any depth) and every declared field, as ``words``, by place."""

@@ -6,6 +6,7 @@ decided) or None; ``miss`` says why it did not match, and is only called to expl
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -109,25 +110,22 @@ class KeywordMatcher:
         pattern = r"(?<![a-z0-9])(?:" + "|".join(parts) + r")(?![a-z0-9])"
         object.__setattr__(self, "_pattern", re.compile(pattern))
 
-    def _looks_at(self, place: str) -> bool:
-        return any(place == p or place.startswith(p + ".") for p in self.places)
-
     def match(self, view: ActionView) -> Evidence | None:
-        for place, text in view.texts.items():
-            if not self._looks_at(place):
-                continue
-            hit = self._pattern.search(text)
-            if hit:
-                word = hit.group(0)
-                start, end = max(0, hit.start() - 30), hit.end() + 30
-                excerpt = (
-                    ("..." if start else "") + text[start:end] + ("..." if end < len(text) else "")
-                )
-                return Evidence(f"the word {word!r} is in {place} ({excerpt!r})", place, word)
-        return None
+        joined, starts, names = view.joined(self.places)
+        hit = self._pattern.search(joined)
+        if hit is None:
+            return None
+        index = bisect.bisect_right(starts, hit.start()) - 1
+        place, begin = names[index], starts[index]
+        text = joined[begin : begin + len(view.texts[place])]
+        at = hit.start() - begin
+        start, end = max(0, at - 30), at + len(hit.group(0)) + 30
+        excerpt = ("..." if start else "") + text[start:end] + ("..." if end < len(text) else "")
+        word = hit.group(0)
+        return Evidence(f"the word {word!r} is in {place} ({excerpt!r})", place, word)
 
     def miss(self, view: ActionView) -> str:
-        looked = [p for p in view.texts if self._looks_at(p)]
+        _, _, looked = view.joined(self.places)
         return f"none of {len(self.keywords)} keywords in {', '.join(looked) or 'nothing'}"
 
 
