@@ -49,7 +49,7 @@ def policy_eval(backend: str, *, calls: int) -> list[Metric]:
                 calls / seconds,
                 "/s",
                 None if explain else RATE_TARGET,
-                note=f"{len(policy.rules)} default rules, {calls} decisions, Action built each time",
+                note=f"{len(policy.rules)} default rules, {calls} decisions, a new Action each",
             ),
             Metric("policy_eval", backend, f"per decision{suffix}", seconds / calls * 1e6, "µs"),
         ]
