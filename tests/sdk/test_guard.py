@@ -16,6 +16,7 @@ from inloop.policies import (
     ActionRefusedError,
     ActionTamperedError,
     InvalidEditError,
+    Pending,
     Ran,
     Refused,
     loads_policy,
@@ -218,3 +219,49 @@ async def test_aguard_waits_and_runs_a_coroutine(live: str, human: Start) -> Non
         )
     person.join()
     assert isinstance(outcome, Ran) and outcome.result == "done 7"
+
+
+def test_a_pending_approval_waits_in_the_session_and_resume_runs_it(
+    client: inloop.Client, human: Start
+) -> None:
+    """With a session, approve returns Pending at once (kept in the state, with the
+    seed's keys); once approved, resume runs the approved action and clears the state."""
+    ran: list[Action] = []
+    action = Action(tool="refund", arguments={"amount": 30})
+    pending = inloop.guard(action, policy=POLICY, client=client, session_id="s-approve")
+    assert isinstance(pending, Pending) and pending.strategy == "approve"
+    state = client.sessions.get("s-approve").state
+    assert state["pending_approval"] is True and state["approval_id"] == pending.id
+    assert state["pending_action"] == action.canonical()
+    still = inloop.resume("s-approve", run=ran.append, client=client)
+    assert isinstance(still, Pending) and ran == []
+    person = human(approve)
+    person.join()
+    done = inloop.resume("s-approve", run=ran.append, client=client)
+    assert isinstance(done, Ran) and ran == [action]
+    state = client.sessions.get("s-approve").state
+    assert (state["pending_approval"], state["approval_status"]) == (False, "approved")
+    assert inloop.resume("s-approve", run=ran.append, client=client) is None
+
+
+def test_a_pending_action_changed_in_the_session_state_is_refused(
+    client: inloop.Client, human: Start
+) -> None:
+    """Someone rewrites the state's pending_action between the turns: resume refuses
+    to run it, even though the approval itself went through."""
+    action = Action(tool="refund", arguments={"amount": 30})
+    inloop.guard(action, policy=POLICY, client=client, session_id="s-tamper")
+    human(approve).join()
+    forged = {**action.canonical(), "arguments": {"amount": 30000}}
+    client.sessions.update_state(session_id="s-tamper", state={"pending_action": forged})
+    with pytest.raises(ActionTamperedError, match="the session state's pending_action"):
+        inloop.resume("s-tamper", run=pytest.fail, client=client)
+
+
+def test_strategies_that_talk_to_the_end_user_need_a_session(client: inloop.Client) -> None:
+    """confirm, mfa and escalate without session_id: a UsageError before any call."""
+    policy = loads_policy(
+        "rules:\n  - {name: b, risk: medium, strategy: confirm, keywords: [book]}\n"
+    )
+    with pytest.raises(inloop.UsageError, match="pass session_id="):
+        inloop.guard({"tool": "book"}, run=pytest.fail, policy=policy, client=client)
