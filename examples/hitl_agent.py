@@ -8,7 +8,7 @@ of the same name (``sb.sessions.get(...).state``, ``sb.sessions.update_state``,
 and the confirmation and the escalation are carried out by ``inloop.guard``:
 
     seed                                    Inloop
-    sb = StateBase(api_key=...)             sb = inloop.Client()            ($INLOOP_URL, $INLOOP_TOKEN)
+    sb = StateBase(api_key=...)             sb = inloop.Client()  ($INLOOP_URL, $INLOOP_TOKEN)
     assess_risk: "delete" / "book" in str   RISK: keyword rules, whole words, explained
     request_confirmation: update_state      inloop.guard -> a confirmation held by the server,
                                               the pending action in the session's state
@@ -58,7 +58,7 @@ class Response:
     action: Action
 
 
-class llm:  # noqa: N801  (the seed's name for its model)
+class llm:  # the seed's name for its model
     """A stand-in for the model: one tool per kind of message."""
 
     @staticmethod
