@@ -58,8 +58,12 @@ class Action(BaseModel):
 
     def canonical(self) -> dict[str, Any]:
         """The action as JSON, with empty fields left out (so adding one breaks no digest)."""
-        full = self.model_dump(mode="json")
-        return {k: v for k, v in full.items() if v not in (None, [], {}) or k == "arguments"}
+        canonical: dict[str, Any] = {"tool": self.tool, "arguments": self.arguments}
+        for key in ("text", "amount", "fields", "confidence", "metadata"):
+            value = getattr(self, key)
+            if value is not None and value != [] and value != {}:
+                canonical[key] = value
+        return canonical
 
     def canonical_bytes(self) -> bytes:
         return canonical_bytes(self.canonical())

@@ -86,11 +86,13 @@ class Policy:
     default_strategy: Strategy = Strategy.AUTO
     source: str = "<rules>"
     _order: tuple[Rule, ...] = field(init=False, repr=False, compare=False)
+    _priorities: dict[str, str | None] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # The winner is the first match in this order: risk descending, then as written.
         ranked = sorted(enumerate(self.rules), key=lambda pair: (-pair[1].risk.rank, pair[0]))
         object.__setattr__(self, "_order", tuple(rule for _, rule in ranked))
+        object.__setattr__(self, "_priorities", {r.name: r.priority for r in self.rules})
 
     def decide(self, action: Action, *, explain: bool = False) -> Decision:
         """The decision for ``action``; ``explain`` adds what every rule said."""
@@ -100,7 +102,7 @@ class Policy:
             evidence = rule.matcher.match(view)
             if evidence is not None:
                 matched.append(
-                    Matched(
+                    Matched.model_construct(
                         rule=rule.name,
                         kind=rule.matcher.kind,
                         risk=rule.risk,
@@ -112,8 +114,8 @@ class Policy:
         considered = self._considered(view, matched) if explain else None
         if matched:
             winner = matched[0]
-            priority = next(r.priority for r in self.rules if r.name == winner.rule)
-            return Decision(
+            priority = self._priorities.get(winner.rule)
+            return Decision.model_construct(
                 risk=winner.risk,
                 strategy=winner.strategy,
                 rule=winner.rule,
@@ -124,7 +126,7 @@ class Policy:
                 action_digest=action.digest,
                 priority=priority,
             )
-        return Decision(
+        return Decision.model_construct(
             risk=self.default_risk,
             strategy=self.default_strategy,
             rule=None,
