@@ -8,6 +8,7 @@ from inloop._version import __version__
 from inloop.client import AsyncClient, Client
 from inloop.client._conversations import NULL, ConfigurationOverrides
 from inloop.domain.agent_sessions import AgentSession, SessionContext, SessionEvent, Turn
+from inloop.domain.confirmations import Confirmation, ConfirmationKind, ConfirmationStatus
 from inloop.domain.conversations import Conversation, ConversationEvent, Message
 from inloop.domain.handoffs import EndReason, HandoffSession
 from inloop.domain.tickets import Ticket, TicketPriority, TicketRules, TicketStatus
@@ -21,6 +22,7 @@ from inloop.errors import (
     NoAnswerError,
     NotFoundError,
     PermissionDeniedError,
+    RateLimitError,
     ServerError,
     TransportError,
     UsageError,
@@ -129,6 +131,9 @@ __all__ = [
     "BotInTheLoopResponseEvent",
     "Client",
     "ConfigurationOverrides",
+    "Confirmation",
+    "ConfirmationKind",
+    "ConfirmationStatus",
     "ConflictError",
     "Context",
     "Conversation",
@@ -174,6 +179,7 @@ __all__ = [
     "Policy",
     "PolicyError",
     "Priority",
+    "RateLimitError",
     "Request",
     "Resolution",
     "RunCancelledError",

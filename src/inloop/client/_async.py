@@ -15,6 +15,7 @@ from inloop.client import _calls as calls
 from inloop.client._agent_sessions import AsyncSessions
 from inloop.client._base import DEFAULT_TIMEOUT, BaseClient, CreateOptions, RequestFilters
 from inloop.client._channels import AsyncChannels
+from inloop.client._confirmations import AsyncConfirmations
 from inloop.client._conversations import AsyncConversations, AsyncHandoff
 from inloop.client._identity import AsyncIdentity
 from inloop.client._routing import AsyncRouting
@@ -73,6 +74,11 @@ class AsyncClient(AsyncHandoff, AsyncRouting, AsyncIdentity, AsyncChannels, Base
     def tickets(self) -> AsyncTickets:
         """Handoff tickets (seed 004's escalate_to_human) and their priority rules."""
         return AsyncTickets(self._send)
+
+    @property
+    def confirmations(self) -> AsyncConfirmations:
+        """End-user confirmations: yes/no, or a code by email and SMS (multi-factor)."""
+        return AsyncConfirmations(self._send)
 
     @property
     def workflows(self) -> AsyncWorkflows:

@@ -15,6 +15,7 @@ from inloop.client import _calls as calls
 from inloop.client._agent_sessions import Sessions
 from inloop.client._base import DEFAULT_TIMEOUT, BaseClient, CreateOptions, RequestFilters
 from inloop.client._channels import SyncChannels
+from inloop.client._confirmations import Confirmations
 from inloop.client._conversations import Conversations, SyncHandoff
 from inloop.client._identity import SyncIdentity
 from inloop.client._routing import SyncRouting
@@ -71,6 +72,11 @@ class Client(SyncHandoff, SyncRouting, SyncIdentity, SyncChannels, BaseClient):
     def tickets(self) -> Tickets:
         """Handoff tickets (seed 004's escalate_to_human) and their priority rules."""
         return Tickets(self._send)
+
+    @property
+    def confirmations(self) -> Confirmations:
+        """End-user confirmations: yes/no, or a code by email and SMS (multi-factor)."""
+        return Confirmations(self._send)
 
     @property
     def workflows(self) -> Workflows:

@@ -13,6 +13,7 @@ from inloop.server import chat, desk
 from inloop.server.api import agent_sessions as agent_sessions_api
 from inloop.server.api import assignment, errors, events, identity, requests, runs
 from inloop.server.api import channels as channels_api
+from inloop.server.api import confirmations as confirmations_api
 from inloop.server.api import conversations as conversations_api
 from inloop.server.api import deliveries as deliveries_api
 from inloop.server.api import handoff as handoff_api
@@ -79,6 +80,7 @@ def create_app(
     app.include_router(chat.router)
     app.include_router(agent_sessions_api.router)
     app.include_router(tickets_api.router)
+    app.include_router(confirmations_api.router)
 
     @app.get("/healthz", tags=["health"])
     async def healthz(services: ServicesDep) -> Response:

@@ -16,6 +16,7 @@ from inloop.server.services.assignment import AssignmentService
 from inloop.server.services.channels import ChannelService
 from inloop.server.services.chatlog import ChatLog, ConversationHub
 from inloop.server.services.clock import Clock, SystemClock
+from inloop.server.services.confirmations import EXPIRY_TIMER, ConfirmationService
 from inloop.server.services.consults import CONSULT_TIMER, ConsultService
 from inloop.server.services.conversations import ConversationService
 from inloop.server.services.deliveries import DeliveryService
@@ -85,6 +86,7 @@ class Services:
     # Agent sessions, handoff tickets, confirmations (issue 9)
     agent_sessions: AgentSessionService
     tickets: TicketService
+    confirmations: ConfirmationService
 
     def close(self) -> None:
         self.db.dispose()
@@ -135,6 +137,8 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     handoffs.providers["webhook"] = WebhookProvider(provider_dispatcher.wake)
     handoffs.providers["zendesk"] = ZendeskProvider(provider_dispatcher.wake)
     agent_sessions = AgentSessionService(db, clock)
+    confirmations = ConfirmationService(db, clock, agent_sessions, deliveries, keyring)
+    scheduler.handlers[EXPIRY_TIMER] = confirmations.expiry_timer
     return Services(
         settings=settings,
         db=db,
@@ -168,6 +172,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         provider_dispatcher=provider_dispatcher,
         agent_sessions=agent_sessions,
         tickets=TicketService(db, clock, agent_sessions, requests),
+        confirmations=confirmations,
     )
 
 
