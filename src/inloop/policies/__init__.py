@@ -28,7 +28,6 @@ from inloop.policies.outcomes import (
     Pending,
     Ran,
     Refused,
-    StrategyUnavailableError,
 )
 from inloop.policies.rules import Risk, Strategy
 
@@ -53,7 +52,6 @@ __all__ = [
     "Refused",
     "Risk",
     "Strategy",
-    "StrategyUnavailableError",
     "aguard",
     "aresume",
     "canonical_bytes",

@@ -21,8 +21,6 @@ from inloop.policies.outcomes import (
     ActionTamperedError,
     InvalidEditError,
     Pending,
-    Refused,
-    StrategyUnavailableError,
 )
 from inloop.policies.rules import Strategy
 
@@ -78,15 +76,6 @@ def needs_session(strategy: Strategy, session_id: str | None) -> str:
             "pass session_id="
         )
     return session_id
-
-
-def server_calls(client: Any, name: str, strategy: Strategy) -> Any:
-    calls = getattr(client, name, None)
-    if calls is None:
-        raise StrategyUnavailableError(
-            f"the strategy {strategy.value} needs client.{name}, which this SDK does not have"
-        )
-    return calls
 
 
 def decision_json(decision: Decision) -> dict[str, Any]:
@@ -154,9 +143,10 @@ def denial(request: Request) -> str:
 # -- session state ---------------------------------------------------------------------
 
 
-def pending_state(pending: Pending, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The keys guard sets while it waits; the seed's names, plus its own record."""
-    canonical = pending.action.canonical()
+def pending_state(pending: Pending) -> dict[str, Any]:
+    """The keys guard sets while it waits: its own record (strategy, id, digest,
+    decision), and for an approval the seed's keys. A confirmation sets the seed's
+    ``requires_confirmation`` and ``pending_action`` itself, on the server."""
     record = {
         "strategy": pending.strategy,
         "id": pending.id,
@@ -164,46 +154,45 @@ def pending_state(pending: Pending, extra: Mapping[str, Any] | None = None) -> d
         "decision": decision_json(pending.decision),
     }
     state: dict[str, Any] = {GUARD_KEY: record}
-    if pending.strategy == "confirm":
-        state |= {"requires_confirmation": True, "pending_action": canonical}
-    elif pending.strategy == "mfa":
-        state |= {"pending_critical_action": canonical, "confirmation_id": pending.id}
-    else:
+    if pending.strategy == "approve":
         state |= {
             "pending_approval": True,
             "approval_id": pending.id,
             "approval_status": "pending",
-            "pending_action": canonical,
+            "pending_action": pending.action.canonical(),
         }
-    return state | dict(extra or {})
+    return state
 
 
 def cleared_state(strategy: str, outcome: str, result: Any = None) -> dict[str, Any]:
-    state: dict[str, Any] = {GUARD_KEY: None}
-    if strategy == "confirm":
-        state |= {"requires_confirmation": False, "pending_action": None}
-    elif strategy == "mfa":
-        state |= {"pending_critical_action": None, "confirmation_id": None}
+    state: dict[str, Any] = {GUARD_KEY: None, "pending_action": None}
+    if strategy == "approve":
+        state |= {"pending_approval": False, "approval_status": outcome}
     else:
-        state |= {"pending_approval": False, "approval_status": outcome, "pending_action": None}
+        state["requires_confirmation"] = False
     if outcome in ("ran", "approved"):
         state["last_action_result"] = _jsonable(result)
     return state
 
 
-def read_pending(state: Mapping[str, Any]) -> tuple[dict[str, Any], Action, Decision] | None:
-    """What guard waits on in this state, or None; the state's action must be the one
-    guard recorded (an edit of the state between the turns is refused)."""
+def read_pending(
+    state: Mapping[str, Any],
+) -> tuple[dict[str, Any], Action | None, Decision] | None:
+    """What guard waits on in this state, or None. The state's ``pending_action`` must be
+    the one guard recorded (a state rewritten between the turns is refused); it is None
+    when the server closed a confirmation itself (expired, locked)."""
     record = state.get(GUARD_KEY)
     if not isinstance(record, dict):
         return None
-    key = "pending_critical_action" if record.get("strategy") == "mfa" else "pending_action"
-    held = state.get(key)
+    decision = Decision.model_validate(record["decision"])
+    held = state.get("pending_action")
+    if held is None and record.get("strategy") != "approve":
+        return record, None, decision
     if not isinstance(held, dict) or digest(held) != record.get("digest"):
         raise ActionTamperedError(
-            str(record.get("digest")), digest(held), f"the session state's {key}"
+            str(record.get("digest")), digest(held), "the session state's pending_action"
         )
-    return record, Action.model_validate(held), Decision.model_validate(record["decision"])
+    return record, Action.model_validate(held), decision
 
 
 def reply_word(reply: Any) -> bool | None:
@@ -216,10 +205,6 @@ def reply_word(reply: Any) -> bool | None:
     if text in NO:
         return False
     return None
-
-
-def refused(action: Action, decision: Decision, reason: str, message: str) -> Refused:
-    return Refused(action, decision, reason, message)
 
 
 def _jsonable(value: Any) -> Any:

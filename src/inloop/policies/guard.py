@@ -19,7 +19,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from inloop.client import AsyncClient, Client
+from inloop.domain.confirmations import Confirmation, ConfirmationStatus
 from inloop.domain.tickets import Ticket
+from inloop.errors import ConflictError, InvalidError
 from inloop.imperative._asking import ausing, await_closed, using, wait_closed
 from inloop.models import Request
 from inloop.policies import _flow as flow
@@ -36,6 +38,8 @@ from inloop.policies.outcomes import (
 from inloop.policies.rules import Strategy
 
 __all__ = ["aguard", "aresume", "guard", "resume"]
+
+WRONG_CODE = "wrong_code"
 
 Run = Callable[[Action], Any]
 
@@ -84,9 +88,8 @@ def guard(
             return _escalated(
                 action, decision, c.tickets.open(**_ticket_fields(action, decision, session))
             )
-        confirmations = flow.server_calls(c, "confirmations", strategy)
-        confirmation = confirmations.request(
-            **_confirmation_fields(action, strategy, session, to_email, to_phone)
+        confirmation = c.confirmations.request(
+            **_confirmation_fields(action, decision, strategy, session, to_email, to_phone)
         )
         pending = _pending_confirmation(action, decision, strategy, confirmation)
         _save(c, session, flow.pending_state(pending), decision.explain())
@@ -112,22 +115,36 @@ def resume(
         strategy = record["strategy"]
         if strategy == "approve":
             request = c.get(record["id"])
+            assert action is not None  # read_pending refuses an approval without one
             if request.is_open:
                 return Pending(action, decision, "approve", request.id, _awaiting(request))
             outcome = _approval_closed(action, decision, request, run)
-        elif strategy == "confirm":
-            yes = flow.reply_word(reply)
-            if yes is None:
-                return Pending(
-                    action, decision, "confirm", record["id"], "Please answer Yes or No."
-                )
-            confirmations = flow.server_calls(c, "confirmations", Strategy.CONFIRM)
-            answered = confirmations.answer(record["id"], yes=yes)
-            outcome = _confirmed(action, decision, answered, run, "confirm")
         else:
-            confirmations = flow.server_calls(c, "confirmations", Strategy.MFA)
-            verified = confirmations.verify(record["id"], str(reply or "").strip())
-            outcome = _confirmed(action, decision, verified, run, "mfa")
+            step = _confirmation_step(strategy, reply, action)
+            if isinstance(step, str):
+                assert action is not None  # _confirmation_step asks again only with one
+                return Pending(action, decision, "confirm", record["id"], step)
+            try:
+                if action is None:  # the server closed it (expired, locked): only look
+                    confirmation = c.confirmations.get(record["id"])
+                elif strategy == "confirm":
+                    confirmation = c.confirmations.answer(record["id"], yes=step)
+                else:
+                    confirmation = c.confirmations.verify(record["id"], str(reply or "").strip())
+            except InvalidError as exc:
+                if exc.code != WRONG_CODE:
+                    raise
+                confirmation = c.confirmations.get(record["id"])
+            except ConflictError as exc:
+                if not exc.code.startswith("confirmation_"):
+                    raise
+                confirmation = c.confirmations.get(record["id"])
+            found_action = _confirmation_outcome(record["digest"], decision, confirmation)
+            if isinstance(found_action, Action):
+                result = flow.runner(found_action, run)(found_action)
+                outcome = Ran(found_action, decision, result)
+            else:
+                outcome = found_action
         if not isinstance(outcome, Pending):
             _save(c, session_id, _closing_state(strategy, outcome), _closing_reason(outcome))
         return outcome
@@ -170,9 +187,8 @@ async def aguard(
         if strategy == Strategy.ESCALATE:
             ticket = await c.tickets.open(**_ticket_fields(action, decision, session))
             return _escalated(action, decision, ticket)
-        confirmations = flow.server_calls(c, "confirmations", strategy)
-        confirmation = await confirmations.request(
-            **_confirmation_fields(action, strategy, session, to_email, to_phone)
+        confirmation = await c.confirmations.request(
+            **_confirmation_fields(action, decision, strategy, session, to_email, to_phone)
         )
         pending = _pending_confirmation(action, decision, strategy, confirmation)
         await _asave(c, session, flow.pending_state(pending), decision.explain())
@@ -196,22 +212,37 @@ async def aresume(
         strategy = record["strategy"]
         if strategy == "approve":
             request = await c.get(record["id"])
+            assert action is not None  # read_pending refuses an approval without one
             if request.is_open:
                 return Pending(action, decision, "approve", request.id, _awaiting(request))
             outcome = await _aapproval_closed(action, decision, request, run)
-        elif strategy == "confirm":
-            yes = flow.reply_word(reply)
-            if yes is None:
-                return Pending(
-                    action, decision, "confirm", record["id"], "Please answer Yes or No."
-                )
-            confirmations = flow.server_calls(c, "confirmations", Strategy.CONFIRM)
-            answered = await confirmations.answer(record["id"], yes=yes)
-            outcome = await _aconfirmed(action, decision, answered, run, "confirm")
         else:
-            confirmations = flow.server_calls(c, "confirmations", Strategy.MFA)
-            verified = await confirmations.verify(record["id"], str(reply or "").strip())
-            outcome = await _aconfirmed(action, decision, verified, run, "mfa")
+            step = _confirmation_step(strategy, reply, action)
+            if isinstance(step, str):
+                assert action is not None  # _confirmation_step asks again only with one
+                return Pending(action, decision, "confirm", record["id"], step)
+            try:
+                if action is None:  # the server closed it (expired, locked): only look
+                    confirmation = await c.confirmations.get(record["id"])
+                elif strategy == "confirm":
+                    confirmation = await c.confirmations.answer(record["id"], yes=step)
+                else:
+                    code = str(reply or "").strip()
+                    confirmation = await c.confirmations.verify(record["id"], code)
+            except InvalidError as exc:
+                if exc.code != WRONG_CODE:
+                    raise
+                confirmation = await c.confirmations.get(record["id"])
+            except ConflictError as exc:
+                if not exc.code.startswith("confirmation_"):
+                    raise
+                confirmation = await c.confirmations.get(record["id"])
+            found_action = _confirmation_outcome(record["digest"], decision, confirmation)
+            if isinstance(found_action, Action):
+                result = await _call(flow.runner(found_action, run), found_action)
+                outcome = Ran(found_action, decision, result)
+            else:
+                outcome = found_action
         if not isinstance(outcome, Pending):
             await _asave(c, session_id, _closing_state(strategy, outcome), _closing_reason(outcome))
         return outcome
@@ -248,6 +279,7 @@ def _awaiting(request: Request) -> str:
 
 def _confirmation_fields(
     action: Action,
+    decision: Decision,
     strategy: Strategy,
     session_id: str,
     to_email: str | None,
@@ -257,6 +289,7 @@ def _confirmation_fields(
         "session_id": session_id,
         "action": action.canonical(),
         "kind": "mfa" if strategy == Strategy.MFA else "yes_no",
+        "reason": f"{decision.risk.value} risk: {decision.reason}"[:500],
     }
     if strategy == Strategy.MFA:
         fields |= {"to_email": to_email, "to_phone": to_phone}
@@ -264,7 +297,7 @@ def _confirmation_fields(
 
 
 def _pending_confirmation(
-    action: Action, decision: Decision, strategy: Strategy, confirmation: Any
+    action: Action, decision: Decision, strategy: Strategy, confirmation: Confirmation
 ) -> Pending:
     held = _held_action(confirmation, action.digest)
     if strategy == Strategy.MFA:
@@ -272,69 +305,48 @@ def _pending_confirmation(
             "For security, I've sent a confirmation code to your email and phone. "
             "Please enter it to proceed."
         )
-        return Pending(
-            held,
-            decision,
-            "mfa",
-            confirmation.id,
-            message,
-            getattr(confirmation, "attempts_left", None),
-        )
-    return Pending(
-        held, decision, "confirm", confirmation.id, f"I can {held.describe()}. Confirm? [Yes/No]"
-    )
+        return Pending(held, decision, "mfa", confirmation.id, message, confirmation.attempts_left)
+    message = f"I can {held.describe()}. Confirm? [Yes/No]"
+    return Pending(held, decision, "confirm", confirmation.id, message)
 
 
-def _held_action(confirmation: Any, expected: str) -> Action:
+def _held_action(confirmation: Confirmation, expected: str) -> Action:
     """The action the confirmation holds on the server: it must be the one guard sent."""
-    held = getattr(confirmation, "action", None)
-    if not isinstance(held, dict) or digest(held) != expected:
-        raise ActionTamperedError(expected, digest(held), f"confirmation {confirmation.id}")
-    return Action.model_validate(held)
+    found = digest(confirmation.action)
+    if found != expected or confirmation.action_digest != expected:
+        raise ActionTamperedError(expected, found, f"confirmation {confirmation.id}")
+    return Action.model_validate(confirmation.action)
+
+
+def _confirmation_step(strategy: str, reply: Any, action: Action | None) -> bool | str:
+    """confirm: True/False for a yes/no, or what to ask again; mfa: True (verify it)."""
+    if action is None or strategy == "mfa":
+        return True
+    yes = flow.reply_word(reply)
+    return "Please answer Yes or No." if yes is None else yes
+
+
+_REFUSALS = {
+    ConfirmationStatus.DECLINED: "Okay, I've cancelled that action.",
+    ConfirmationStatus.EXPIRED: "Confirmation code expired. Please request a new one.",
+    ConfirmationStatus.LOCKED: "Too many failed attempts. Action cancelled for security.",
+}
 
 
 def _confirmation_outcome(
-    action: Action, decision: Decision, confirmation: Any, kind: str
-) -> Outcome | Action:
-    """The action to run (the one the server holds), or the outcome that stops here."""
-    status = str(getattr(confirmation, "status", ""))
-    if status == "confirmed":
-        return _held_action(confirmation, action.digest)
-    if status == "pending" and kind == "mfa":
-        left = getattr(confirmation, "attempts_left", None)
-        more = f" {left} attempts left." if left is not None else ""
-        return Pending(
-            action,
-            decision,
-            "mfa",
-            confirmation.id,
-            "Incorrect code. Please try again." + more,
-            left,
-        )
-    messages = {
-        "declined": "Okay, I've cancelled that action.",
-        "expired": "Confirmation code expired. Please request a new one.",
-        "locked": "Too many failed attempts. Action cancelled for security.",
-    }
-    return Refused(action, decision, status or "not confirmed", messages.get(status, "Cancelled."))
-
-
-def _confirmed(
-    action: Action, decision: Decision, confirmation: Any, run: Run | None, kind: str
-) -> Outcome:
-    found = _confirmation_outcome(action, decision, confirmation, kind)
-    if not isinstance(found, Action):
-        return found
-    return Ran(found, decision, flow.runner(found, run)(found))
-
-
-async def _aconfirmed(
-    action: Action, decision: Decision, confirmation: Any, run: Run | None, kind: str
-) -> Outcome:
-    found = _confirmation_outcome(action, decision, confirmation, kind)
-    if not isinstance(found, Action):
-        return found
-    return Ran(found, decision, await _call(flow.runner(found, run), found))
+    expected: str, decision: Decision, confirmation: Confirmation
+) -> Action | Pending | Refused:
+    """The action to run (the one the server holds and the user confirmed), or the
+    outcome that stops here."""
+    held = _held_action(confirmation, expected)
+    if confirmation.status == ConfirmationStatus.CONFIRMED:
+        return held
+    if confirmation.status == ConfirmationStatus.PENDING:
+        left = confirmation.attempts_left
+        message = f"Incorrect code. Please try again ({left} attempts left)."
+        return Pending(held, decision, "mfa", confirmation.id, message, left)
+    status = confirmation.status.value
+    return Refused(held, decision, status, _REFUSALS.get(confirmation.status, "Cancelled."))
 
 
 def _ticket_fields(action: Action, decision: Decision, session_id: str) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from inloop.domain.tickets import Ticket
-from inloop.errors import InloopError, UsageError
+from inloop.errors import InloopError
 from inloop.policies.actions import Action
 from inloop.policies.engine import Decision
 
@@ -35,7 +35,6 @@ __all__ = [
     "Pending",
     "Ran",
     "Refused",
-    "StrategyUnavailableError",
 ]
 
 
@@ -113,10 +112,6 @@ class InvalidEditError(InloopError):
         self.request_id = request_id
         self.problem = problem
         super().__init__(f"the edited action of {request_id} cannot run: {problem}")
-
-
-class StrategyUnavailableError(UsageError):
-    """The strategy needs server calls that this client or server does not have."""
 
 
 class NeedsConfirmationError(InloopError):
