@@ -15,7 +15,9 @@ from inloop.policies import (
     Action,
     ActionRefusedError,
     ActionTamperedError,
+    EscalatedError,
     InvalidEditError,
+    NeedsConfirmationError,
     Pending,
     Ran,
     Refused,
@@ -265,3 +267,54 @@ def test_strategies_that_talk_to_the_end_user_need_a_session(client: inloop.Clie
     )
     with pytest.raises(inloop.UsageError, match="pass session_id="):
         inloop.guard({"tool": "book"}, run=pytest.fail, policy=policy, client=client)
+
+
+CONFIRM = loads_policy(
+    "rules:\n  - {name: booking, risk: medium, strategy: confirm, keywords: [book]}\n"
+    "  - {name: deletion, risk: critical, strategy: escalate, keywords: [delete], priority: urgent}\n"
+)
+
+
+def test_a_confirmation_rewritten_in_the_state_is_refused(client: inloop.Client) -> None:
+    """confirm: the server holds the action; a state whose pending_action was changed
+    between the turns is refused on "yes", and nothing runs."""
+    action = Action(tool="book_flight", arguments={"destination": "NYC"})
+    pending = inloop.guard(action, policy=CONFIRM, client=client, session_id="s-forge")
+    assert isinstance(pending, Pending) and pending.strategy == "confirm"
+    assert client.confirmations.get(pending.id).action_digest == action.digest
+    forged = {**action.canonical(), "arguments": {"destination": "Pyongyang"}}
+    client.sessions.update_state(session_id="s-forge", state={"pending_action": forged})
+    with pytest.raises(ActionTamperedError):
+        inloop.resume("s-forge", "yes", run=pytest.fail, client=client)
+    assert client.confirmations.get(pending.id).status == "pending"
+
+
+def test_a_guarded_tool_asks_the_user_and_runs_in_the_next_turn(client: inloop.Client) -> None:
+    """@guarded with confirm raises NeedsConfirmationError with the message for the
+    user; resume("yes") runs the registered tool with the confirmed arguments; a high
+    risk raises EscalatedError with the ticket."""
+    booked: list[str] = []
+
+    @inloop.guarded(policy=CONFIRM, client=client, session_id=lambda destination: "s-tool")
+    def book_trip(destination: str) -> str:
+        booked.append(destination)
+        return f"booked {destination}"
+
+    @inloop.guarded(policy=CONFIRM, client=client, session_id="s-tool")
+    def delete_trip(trip: str) -> str:
+        raise AssertionError("must not run")
+
+    with pytest.raises(NeedsConfirmationError) as asked:
+        book_trip("Oslo")
+    assert asked.value.pending.message == 'I can book_trip(destination="Oslo"). Confirm? [Yes/No]'
+    assert booked == []
+    done = inloop.resume("s-tool", "Yes", client=client)
+    assert isinstance(done, Ran) and done.result == "booked Oslo" and booked == ["Oslo"]
+    with pytest.raises(EscalatedError) as escalated:
+        delete_trip("T-1")
+    ticket = escalated.value.escalated.ticket
+    assert ticket.priority == "urgent" and ticket.action == {
+        "tool": "delete_trip",
+        "arguments": {"trip": "T-1"},
+    }
+    assert str(ticket.number) in str(escalated.value)

@@ -1,0 +1,113 @@
+"""inloop.aguard's mfa strategy on the real confirmation calls (SQLite and PostgreSQL):
+the code by email and SMS, a wrong code, lockout, expiry, and the exact action run."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import httpx
+import pytest
+
+import inloop
+from inloop.policies import Action, Pending, Ran, Refused, default_policy
+from inloop.server.services import Services
+from tests.channels import test_confirmations
+from tests.channels.fakes import Peer
+from tests.channels.test_email import Inbox
+from tests.integration.session_support import agent_sdk
+from tests.support import FakeClock
+
+# The email (a real SMTP server) and SMS (a Twilio fake) channels of the confirmation tests.
+smtp = test_confirmations.smtp
+channels = test_confirmations.channels
+Channels = tuple[Inbox, Peer]
+
+
+@pytest.fixture
+def codes(channels: Channels) -> Callable[[], list[str]]:
+    """The codes sent so far (each by email and by SMS, the same)."""
+
+    def read() -> list[str]:
+        mails, texts = test_confirmations.sent_codes(channels)
+        assert mails == texts
+        return mails
+
+    return read
+
+
+DELETE = Action(tool="delete_user_data", arguments={"scope": "all"}, text="Delete all my data")
+
+
+async def start(bot: inloop.AsyncClient, session_id: str) -> Pending:
+    pending = await inloop.aguard(
+        DELETE,
+        run=pytest.fail,
+        session_id=session_id,
+        client=bot,
+        to_email="dana@example.com",
+        to_phone="+41790000001",
+    )
+    assert isinstance(pending, Pending) and pending.strategy == "mfa"
+    return pending
+
+
+async def test_the_right_code_runs_the_held_action_after_a_wrong_one(
+    api: httpx.AsyncClient, services: Services, codes: Callable[[], list[str]]
+) -> None:
+    """The default rules make a deletion mfa; a wrong code asks again with the attempts
+    left; the right one runs exactly the action the confirmation holds."""
+    assert default_policy().decide(DELETE).strategy == "mfa"
+    bot = await agent_sdk(api)
+    pending = await start(bot, "s-mfa")
+    assert pending.attempts_left == 3
+    assert pending.message.startswith("For security, I've sent a confirmation code")
+    state = (await bot.sessions.get("s-mfa")).state
+    assert state["requires_confirmation"] is True and state["pending_action"] == DELETE.canonical()
+    await services.dispatcher.run_due()
+    (code,) = codes()
+    wrong = "000000" if code != "000000" else "111111"
+    again = await inloop.aresume("s-mfa", wrong, run=pytest.fail, client=bot)
+    assert isinstance(again, Pending) and again.attempts_left == 2
+    assert again.message == "Incorrect code. Please try again (2 attempts left)."
+    ran: list[Action] = []
+    done = await inloop.aresume("s-mfa", code, run=ran.append, client=bot)
+    assert isinstance(done, Ran) and ran == [DELETE]
+    state = (await bot.sessions.get("s-mfa")).state
+    assert state["requires_confirmation"] is False and state["inloop_guard"] is None
+
+
+async def test_three_wrong_codes_refuse_the_action(
+    api: httpx.AsyncClient, services: Services, codes: Callable[[], list[str]]
+) -> None:
+    """The third wrong code locks the confirmation: Refused, nothing ran."""
+    bot = await agent_sdk(api)
+    await start(bot, "s-lock")
+    await services.dispatcher.run_due()
+    (code,) = codes()
+    wrong = "000000" if code != "000000" else "111111"
+    for left in (2, 1):
+        outcome = await inloop.aresume("s-lock", wrong, run=pytest.fail, client=bot)
+        assert isinstance(outcome, Pending) and outcome.attempts_left == left
+    locked = await inloop.aresume("s-lock", wrong, run=pytest.fail, client=bot)
+    assert isinstance(locked, Refused) and locked.reason == "locked"
+    assert locked.message == "Too many failed attempts. Action cancelled for security."
+    assert await inloop.aresume("s-lock", code, run=pytest.fail, client=bot) is None
+
+
+async def test_an_expired_code_refuses_the_action(
+    api: httpx.AsyncClient, services: Services, clock: FakeClock, codes: Callable[[], list[str]]
+) -> None:
+    """Five minutes on: the right code is refused as expired, also when the scheduler
+    expired the confirmation (and cleared the state) before the user answered."""
+    bot = await agent_sdk(api)
+    await start(bot, "s-late")
+    await start(bot, "s-timer")
+    await services.dispatcher.run_due()
+    sent = codes()
+    clock.advance(minutes=5)
+    late = await inloop.aresume("s-late", sent[0], run=pytest.fail, client=bot)
+    assert isinstance(late, Refused) and late.reason == "expired"
+    assert late.message == "Confirmation code expired. Please request a new one."
+    await services.scheduler.run_due()
+    timed = await inloop.aresume("s-timer", sent[1], run=pytest.fail, client=bot)
+    assert isinstance(timed, Refused) and timed.reason == "expired"
