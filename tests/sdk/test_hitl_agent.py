@@ -75,3 +75,28 @@ def test_medium_risk_asks_then_yes_runs_the_confirmed_action(
     assert agent.process("Book a flight to Paris").endswith("Confirm? [Yes/No]")
     assert agent.process("No") == "Okay, I've cancelled that action."
     assert client.sessions.get("sess_mid").state["requires_confirmation"] is False
+
+
+@pytest.mark.e2e
+def test_the_example_runs_the_seeds_usage_in_embedded_mode(tmp_path: Path) -> None:
+    """`python examples/hitl_agent.py`: the seed's four calls, their four answers."""
+    import os
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if k not in ("INLOOP_URL", "INLOOP_TOKEN")}
+    env["INLOOP_HOME"] = str(tmp_path / "home")
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLE)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "It's sunny in NYC.",
+        'I can book_flight(destination="NYC"). Confirm? [Yes/No]',
+        "Booked a flight to NYC.",
+        "I've escalated this to a specialist (Ticket #1).",
+    ]
