@@ -12,9 +12,6 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
-from functools import cached_property
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -102,100 +99,104 @@ def words(text: str) -> str:
     return " ".join(w.lower() for w in _WORD.findall(_CAMEL.sub(" ", text)))
 
 
-@dataclass(frozen=True)
 class ActionView:
-    """An action as the rules read it, each part computed once per decision."""
+    """An action as the rules read it, each part computed at most once per decision."""
 
-    action: Action
+    __slots__ = ("_fields", "_joined", "_roots", "_variables", "action")
 
-    @cached_property
+    def __init__(self, action: Action) -> None:
+        self.action = action
+        self._roots: dict[str, list[tuple[str, str]]] | None = None
+        self._fields: dict[str, str] | None = None
+        self._variables: dict[str, Any] | None = None
+        self._joined: dict[tuple[str, ...], tuple[str, list[int], list[str]]] = {}
+
+    @property
     def texts(self) -> dict[str, str]:
         """Where keywords are looked for, by place: ``tool``, ``text``, ``arguments.<path>``
-        (string values, and keys), each as ``words``."""
-        found = {"tool": words(self.action.tool)}
-        if self.action.text:
-            found["text"] = words(self.action.text)
-        for path, value in _leaves(self.action.arguments, "arguments"):
-            if isinstance(value, str):
-                found[path] = words(value)
-        return found
+        (string values), each as ``words``."""
+        return {place: text for group in self._by_root().values() for place, text in group}
+
+    def _by_root(self) -> dict[str, list[tuple[str, str]]]:
+        if self._roots is None:
+            action = self.action
+            roots: dict[str, list[tuple[str, str]]] = {"tool": [("tool", words(action.tool))]}
+            if action.text:
+                roots["text"] = [("text", words(action.text))]
+            strings: list[tuple[str, str]] = []
+            keys: list[str] = []
+            _walk(action.arguments, "arguments", strings, keys, 0)
+            if strings:
+                roots["arguments"] = [(path, words(value)) for path, value in strings]
+            self._roots = roots
+            fields = {f"fields[{name}]": words(name) for name in action.fields}
+            for path in keys:
+                fields[path] = words(path.rsplit(".", 1)[-1])
+            self._fields = fields
+        return self._roots
 
     def joined(self, places: tuple[str, ...]) -> tuple[str, list[int], list[str]]:
         """The texts of these places in one string (so a rule searches once), with each
         place's start offset and name; cached per set of places."""
-        cache = self._joined
-        found = cache.get(places)
+        found = self._joined.get(places)
         if found is None:
             starts: list[int] = []
             names: list[str] = []
             parts: list[str] = []
             offset = 0
-            roots = self._by_root
+            roots = self._by_root()
             for root in places:
                 for place, text in roots.get(root, ()):
                     starts.append(offset)
                     names.append(place)
                     parts.append(text)
                     offset += len(text) + 3
-            found = cache[places] = (" | ".join(parts), starts, names)
+            found = self._joined[places] = (" | ".join(parts), starts, names)
         return found
 
-    @cached_property
-    def _by_root(self) -> dict[str, list[tuple[str, str]]]:
-        grouped: dict[str, list[tuple[str, str]]] = {}
-        for place, text in self.texts.items():
-            grouped.setdefault(place.split(".", 1)[0], []).append((place, text))
-        return grouped
-
-    @cached_property
-    def _joined(self) -> dict[tuple[str, ...], tuple[str, list[int], list[str]]]:
-        return {}
-
-    @cached_property
+    @property
     def field_names(self) -> dict[str, str]:
         """Every argument key (at any depth) and every declared field, as ``words``, by place."""
-        found: dict[str, str] = {}
-        for name in self.action.fields:
-            found[f"fields[{name}]"] = words(name)
-        for path in _keys(self.action.arguments, "arguments"):
-            found[path] = words(path.rsplit(".", 1)[-1])
-        return found
+        if self._fields is None:
+            self._by_root()
+        assert self._fields is not None
+        return self._fields
 
-    @cached_property
+    @property
     def variables(self) -> dict[str, Any]:
         """What CEL conditions see."""
-        action = self.action
-        return {
-            "tool": action.tool,
-            "arguments": action.arguments,
-            "text": action.text,
-            "amount": action.amount,
-            "fields": action.fields,
-            "confidence": action.confidence,
-            "metadata": action.metadata,
-        }
+        if self._variables is None:
+            action = self.action
+            self._variables = {
+                "tool": action.tool,
+                "arguments": action.arguments,
+                "text": action.text,
+                "amount": action.amount,
+                "fields": action.fields,
+                "confidence": action.confidence,
+                "metadata": action.metadata,
+            }
+        return self._variables
 
 
-def _leaves(value: Any, path: str, depth: int = 0) -> Iterator[tuple[str, Any]]:
+def _walk(
+    value: Any, path: str, strings: list[tuple[str, str]], keys: list[str], depth: int
+) -> None:
+    """The string values and the keys under ``value``, with their paths (8 levels deep)."""
     if depth > 8:
         return
-    if isinstance(value, Mapping):
+    if isinstance(value, dict):
         for key, item in value.items():
-            yield from _leaves(item, f"{path}.{key}", depth + 1)
+            here = f"{path}.{key}"
+            keys.append(here)
+            if isinstance(item, str):
+                strings.append((here, item))
+            elif isinstance(item, dict | list):
+                _walk(item, here, strings, keys, depth + 1)
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            yield from _leaves(item, f"{path}[{index}]", depth + 1)
-    else:
-        yield path, value
-
-
-def _keys(value: Any, path: str, depth: int = 0) -> Iterator[str]:
-    if depth > 8:
-        return
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            yield f"{path}.{key}"
-            yield from _keys(item, f"{path}.{key}", depth + 1)
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from _keys(item, f"{path}[{index}]", depth + 1)
+            here = f"{path}[{index}]"
+            if isinstance(item, str):
+                strings.append((here, item))
+            elif isinstance(item, dict | list):
+                _walk(item, here, strings, keys, depth + 1)

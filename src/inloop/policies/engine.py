@@ -102,7 +102,7 @@ class Policy:
             evidence = rule.matcher.match(view)
             if evidence is not None:
                 matched.append(
-                    Matched.model_construct(
+                    Matched(
                         rule=rule.name,
                         kind=rule.matcher.kind,
                         risk=rule.risk,
@@ -115,7 +115,7 @@ class Policy:
         if matched:
             winner = matched[0]
             priority = self._priorities.get(winner.rule)
-            return Decision.model_construct(
+            return Decision(
                 risk=winner.risk,
                 strategy=winner.strategy,
                 rule=winner.rule,
@@ -126,7 +126,7 @@ class Policy:
                 action_digest=action.digest,
                 priority=priority,
             )
-        return Decision.model_construct(
+        return Decision(
             risk=self.default_risk,
             strategy=self.default_strategy,
             rule=None,
