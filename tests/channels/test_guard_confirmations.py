@@ -1,5 +1,6 @@
-"""inloop.aguard's mfa strategy on the real confirmation calls (SQLite and PostgreSQL):
-the code by email and SMS, a wrong code, lockout, expiry, and the exact action run."""
+"""inloop.aguard and aresume on the real confirmation and ticket calls, on SQLite and
+PostgreSQL: the mfa code by email and SMS, a wrong code, lockout, expiry, the exact
+action run; a declined confirmation, an escalation, an async @guarded tool."""
 
 from __future__ import annotations
 
@@ -9,7 +10,15 @@ import httpx
 import pytest
 
 import inloop
-from inloop.policies import Action, Pending, Ran, Refused, default_policy
+from inloop.policies import (
+    Action,
+    Escalated,
+    NeedsConfirmationError,
+    Pending,
+    Ran,
+    Refused,
+    default_policy,
+)
 from inloop.server.services import Services
 from tests.channels import test_confirmations
 from tests.channels.fakes import Peer
@@ -111,3 +120,37 @@ async def test_an_expired_code_refuses_the_action(
     await services.scheduler.run_due()
     timed = await inloop.aresume("s-timer", sent[1], run=pytest.fail, client=bot)
     assert isinstance(timed, Refused) and timed.reason == "expired"
+
+
+async def test_the_asyncio_forms_confirm_decline_and_escalate(api: httpx.AsyncClient) -> None:
+    """aguard/aresume: confirm then "no" refuses; escalate opens a ticket with the
+    rule's priority; an async @guarded tool raises NeedsConfirmationError, then runs."""
+    bot = await agent_sdk(api)
+    booking = Action(tool="book_flight", arguments={"to": "Rome"})
+    pending = await inloop.aguard(booking, run=pytest.fail, session_id="s-async", client=bot)
+    assert isinstance(pending, Pending) and pending.strategy == "confirm"
+    declined = await inloop.aresume("s-async", "no", run=pytest.fail, client=bot)
+    assert isinstance(declined, Refused) and declined.reason == "declined"
+    assert (await bot.confirmations.get(pending.id)).status == "declined"
+
+    refund = Action(tool="refund", arguments={"order": "A-1"}, text="refund my order")
+    escalated = await inloop.aguard(refund, run=pytest.fail, session_id="s-async", client=bot)
+    assert isinstance(escalated, Escalated)
+    assert escalated.ticket.priority == "urgent"  # the default rules' financial priority
+    assert (
+        escalated.message
+        == f"I've escalated this to a specialist (Ticket #{escalated.ticket.number})."
+    )
+    assert (await bot.sessions.get("s-async")).escalated is True
+
+    calls: list[str] = []
+
+    @inloop.guarded(client=bot, session_id="s-tool")
+    async def book_hotel(city: str) -> str:
+        calls.append(city)
+        return f"hotel in {city}"
+
+    with pytest.raises(NeedsConfirmationError):
+        await book_hotel("Bern")
+    done = await inloop.aresume("s-tool", "yes", client=bot)
+    assert isinstance(done, Ran) and done.result == "hotel in Bern" and calls == ["Bern"]
