@@ -164,3 +164,16 @@ def test_the_default_rules_load() -> None:
     policy = load_policy(DEFAULT_RULES)
     assert {r.strategy.value for r in policy.rules} >= {"confirm", "approve", "escalate", "mfa"}
     assert (policy.default_risk, policy.default_strategy) == ("low", "auto")
+
+
+def test_guard_loads_a_policy_path_once_and_names_a_missing_one(tmp_path: Path) -> None:
+    """guard(policy="rules.yaml") reuses the loaded policy until the file changes; a
+    missing file is a PolicyError naming it, before anything runs."""
+    import inloop
+    from inloop.policies import _flow
+
+    file = tmp_path / "rules.yaml"
+    file.write_text("rules:\n  - {name: a, risk: low, keywords: [x]}\n")
+    assert _flow.as_policy(str(file)) is _flow.as_policy(file)
+    with pytest.raises(PolicyError, match=r"nope\.yaml: cannot read"):
+        inloop.guard({"tool": "x"}, run=pytest.fail, policy=tmp_path / "nope.yaml")

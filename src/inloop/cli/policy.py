@@ -60,7 +60,8 @@ def decide(
     as_json: JsonFlag = False,
 ) -> None:
     """Decide for one action: the risk, the strategy, the rule that matched and why, and
-    what every other rule said."""
+    what every other rule said. Exit codes: 0 decided (as --expect-ed), 1 not the
+    --expect-ed decision, 2 the rules or the action cannot be read."""
     if expect is not None:
         known = {r.value for r in Risk} | {s.value for s in Strategy}
         unknown = [p for p in expect.lower().split(":") if p.strip() not in known]

@@ -49,7 +49,11 @@ def as_policy(policy: PolicySpec) -> Policy:
     if isinstance(policy, Policy):
         return policy
     path = Path(policy).resolve()
-    return _loaded(str(path), path.stat().st_mtime_ns)
+    try:
+        mtime = path.stat().st_mtime_ns
+    except OSError:
+        return load_policy(path)  # raises the PolicyError that names the file
+    return _loaded(str(path), mtime)
 
 
 @lru_cache(maxsize=64)
