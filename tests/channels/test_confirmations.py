@@ -354,3 +354,42 @@ async def test_bad_requests_are_refused_clearly(
     error = response.json()["error"]
     assert (error["field"], error["code"]) == (field, code) and error["message"]
     assert (await api.get("/v1/confirmations")).json()["items"] == []
+
+
+async def test_parallel_guesses_from_two_replicas_are_each_counted(
+    api: httpx.AsyncClient, services: Services, clock: FakeClock, channels: tuple[Inbox, Peer]
+) -> None:
+    """Eight wrong codes at once, half through a second server on the same database: the
+    locks (the session's, then the confirmation's) count each, so exactly two say wrong_code and the rest find it locked."""
+    import asyncio
+
+    from inloop.domain.errors import DomainError
+    from inloop.server.services import build_services
+
+    bot = await agent_sdk(api)
+    pending = await mfa(bot)
+    assert bot.token is not None
+    principal = await services.identity.authenticate(bot.token)
+    other = build_services(services.settings, clock=clock)
+    try:
+
+        async def guess(i: int) -> str:
+            replica = services if i % 2 else other
+            try:
+                await replica.confirmations.verify(principal, pending.id, f"guess-{i}")
+            except DomainError as exc:
+                return exc.code
+            return "confirmed"
+
+        outcomes = await asyncio.gather(*(guess(i) for i in range(8)))
+    finally:
+        other.close()
+    assert sorted(outcomes) == ["confirmation_locked"] * 6 + ["wrong_code"] * 2
+    from inloop.server.store.schema import confirmations
+
+    row = services.db.read_sync(lambda c: c.execute(select(confirmations)).one())
+    assert row.attempts == 3 and row.status == "locked"
+    steps = [
+        h.data["step"] for h in await bot.sessions.history("sess_123") if h.type == "confirmation"
+    ]
+    assert steps.count("attempt_failed") == 3 and steps.count("locked") == 1

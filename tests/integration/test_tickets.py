@@ -116,8 +116,18 @@ async def test_the_ticket_is_a_desk_request_a_human_resolves(
     page = await browser.get(f"/desk/requests/{ticket.request_id}")
     assert page.status_code == 200
     assert "Where is my parcel?" in page.text and "P-555" in page.text
+    reassigned = await api.post(
+        f"/v1/requests/{ticket.request_id}/reassign", json={"to": "user:alice"}
+    )
+    assert reassigned.status_code == 200, reassigned.text
+    assert (await bot.tickets.get(ticket.id)).status == "assigned"
+    picked = await bot.sessions.get("s-desk")
+    assert picked.state["human_agent_assigned"] == "alice"
     admin = await admin_sdk(api)
     await admin.respond(ticket.request_id, "Refunded shipping, parcel re-sent")
+    after = (await bot.sessions.get("s-desk")).state
+    assert after["escalation_status"] == "resolved"
+    assert after["escalation_resolution"] == "Refunded shipping, parcel re-sent"
     resolved = await bot.tickets.get(ticket.id)
     assert resolved.status == "resolved"
     assert resolved.resolution == "Refunded shipping, parcel re-sent"
@@ -151,8 +161,9 @@ async def test_custom_rules_and_routing(api: httpx.AsyncClient) -> None:
     explicit = await bot.tickets.open("d", "Anything", priority="urgent")
     assert (explicit.priority, explicit.rule) == ("urgent", "explicit")
     request = (await api.get(f"/v1/requests/{gold.request_id}")).json()
-    assert request["assigned_to"] == "vip-desk" or "user:vip-desk" in request["candidates"]
     assert request["timeout"] == "2h"
+    assert request["assigned_to"] == "vip-desk"
+    assert (await bot.sessions.get("a")).state["human_agent_assigned"] == "vip-desk"
     tested = await api.post("/v1/ticket-rules/test", json={"reason": "a legal matter"})
     assert tested.json() == {"priority": "high", "rule": "legal"}
     reset = await admin.tickets.reset_rules()

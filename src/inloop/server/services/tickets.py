@@ -36,6 +36,7 @@ from inloop.domain.tickets import (
     Ticket,
     TicketPriority,
     TicketRules,
+    TicketStatus,
     choose_priority,
 )
 from inloop.server.services.agent_sessions import AgentSessionService
@@ -62,6 +63,8 @@ class TicketService:
         self.clock = clock
         self.sessions = sessions
         self.requests = requests
+        requests.lifecycle.on_change.append(self._request_changed)
+        requests.lifecycle.on_close.append(self._requests_closed)
 
     # rules
 
@@ -149,11 +152,10 @@ class TicketService:
             },
         )
         label = f"#{number}"
-        request = self._desk_request(
-            tx, principal, rules, new, session, history, label, priority, now
-        )
-        sql.set_request(tx.conn, ticket_id, request.id)
-        self.sessions.change_state(
+        captured = session
+        # The session's state first: routing the desk request may assign it at once, and
+        # that assignment (``_request_changed``) writes on top of this.
+        session = self.sessions.change_state(
             tx,
             session,
             {
@@ -167,6 +169,10 @@ class TicketService:
             f"Escalated to human: {new.reason}",
             escalated=True,
         )
+        request = self._desk_request(
+            tx, principal, rules, new, captured, history, label, priority, now
+        )
+        sql.set_request(tx.conn, ticket_id, request.id)
         self.sessions.record(
             tx,
             session,
@@ -280,6 +286,38 @@ class TicketService:
         )
         stored, _ = self.requests._insert(tx, record, None)
         return stored
+
+    # the desk request moves: the session hears of it (seed 004's human_agent_assigned)
+
+    def _request_changed(self, tx: Tx, before: Request, after: Request, now: datetime) -> None:
+        if not after.is_open or before.assigned_to == after.assigned_to:
+            return
+        session = self._ticket_session(tx, after)
+        if session is None:
+            return
+        human = after.assigned_to
+        label = after.metadata.get("ticket", "")
+        why = f"Ticket {label} picked up by {human}" if human else f"Ticket {label} released"
+        actor = f"user:{human}" if human else "system"
+        self.sessions.change_state(tx, session, {"human_agent_assigned": human}, actor, why)
+
+    def _requests_closed(self, tx: Tx, closed: list[Request], now: datetime) -> None:
+        for request in closed:
+            session = self._ticket_session(tx, request)
+            if session is None:
+                continue
+            status = TicketStatus.of_request(request.status, request.resolution)
+            label = request.metadata.get("ticket", "")
+            actor = request.resolved_by or "system"
+            changes = {"escalation_status": status.value, "escalation_resolution": request.response}
+            why = f"Ticket {label} {status.value}"
+            self.sessions.change_state(tx, session, changes, actor, why)
+
+    def _ticket_session(self, tx: Tx, request: Request) -> AgentSession | None:
+        session_id = request.metadata.get("agent_session")
+        if not session_id or "ticket" not in request.metadata:
+            return None
+        return session_sql.get(tx.conn, str(session_id), lock=True)
 
     async def get(self, principal: Principal, ticket_id: str) -> Ticket:
         principal.require(Scope.AGENT)
