@@ -124,3 +124,41 @@ def test_policy_check_lists_the_rules(tmp_path: Path) -> None:
     assert result.exit_code == 0
     assert "2 rules" in result.output and "big-refund" in result.output
     assert "When nothing matches: low -> auto" in result.output
+
+
+def test_a_json_list_is_a_suite_of_cases(tmp_path: Path) -> None:
+    """A list of actions or {name, action, expect} cases: one line each, exit 1 if any
+    case is not as expected, 0 when all are; --json gives every decision."""
+    cases = [
+        {"name": "weather", "action": {"tool": "get_weather"}, "expect": "low:auto"},
+        {"name": "deletion", "action": {"tool": "delete_account"}, "expect": "mfa"},
+        {"tool": "book_flight"},
+    ]
+    file = tmp_path / "cases.json"
+    file.write_text(json.dumps(cases))
+    ok = invoke("policy", "test", "default", str(file))
+    assert ok.exit_code == 0, ok.output
+    assert "3 cases, 2 as expected, 0 not" in ok.output
+    cases[1]["expect"] = "escalate"
+    file.write_text(json.dumps(cases))
+    failing = invoke("policy", "test", "default", str(file), "--json")
+    assert failing.exit_code == 1
+    report = json.loads(failing.output)
+    assert report["failed"] == 1
+    assert [(c["name"], c["passed"]) for c in report["cases"]] == [
+        ("weather", True),
+        ("deletion", False),
+        ("2: book_flight", None),
+    ]
+    assert report["cases"][1]["decision"]["rule"] == "destructive"
+    everyone = invoke("policy", "test", "default", str(file), "--expect", "auto")
+    assert everyone.exit_code == 1 and "3 cases, 1 as expected, 2 not" in everyone.output
+
+
+def test_bad_cases_name_their_index_and_field(tmp_path: Path) -> None:
+    """Every bad case is reported with its place in the list; nothing is decided (exit 2)."""
+    cases = '[{"action": {"tool": ""}}, {"action": {"tool": "x"}, "expect": "maybe"}, {"tol": "x"}]'
+    result = invoke("policy", "test", "default", cases, "--json")
+    assert result.exit_code == 2
+    fields = [p["field"] for p in json.loads(result.output)["problems"]]
+    assert fields == ["[0].action.tool", "[1].expect", "[2].tool", "[2].tol"]

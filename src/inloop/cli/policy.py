@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 from rich import box
 from rich.markup import escape
 from rich.table import Table
@@ -47,7 +47,11 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of te
 def decide(
     rules: RulesArg,
     action: Annotated[
-        str, typer.Argument(help="The action as a JSON file, '-' for stdin, or inline JSON.")
+        str,
+        typer.Argument(
+            help="The action as a JSON file, '-' for stdin, or inline JSON; a JSON list is "
+            'a suite of actions or {"name", "action", "expect"} cases.'
+        ),
     ],
     expect: Annotated[
         str | None,
@@ -60,19 +64,17 @@ def decide(
     as_json: JsonFlag = False,
 ) -> None:
     """Decide for one action: the risk, the strategy, the rule that matched and why, and
-    what every other rule said. Exit codes: 0 decided (as --expect-ed), 1 not the
-    --expect-ed decision, 2 the rules or the action cannot be read."""
+    what every other rule said; or for a suite of cases, one line each. Exit codes: 0
+    decided (as expected), 1 a decision is not the expected one, 2 the rules or the
+    actions cannot be read."""
     if expect is not None:
-        known = {r.value for r in Risk} | {s.value for s in Strategy}
-        unknown = [p for p in expect.lower().split(":") if p.strip() not in known]
-        if unknown or not expect.strip():
-            raise typer.BadParameter(
-                f"{expect!r}: give a risk ({', '.join(r.value for r in Risk)}), a strategy "
-                f"({', '.join(s.value for s in Strategy)}) or risk:strategy",
-                param_hint="--expect",
-            )
+        _check_expect(expect, "--expect")
     policy = _policy(rules, as_json)
-    decision = policy.decide(_action(action, as_json), explain=True)
+    data, source = _read(action, as_json)
+    if isinstance(data, list):
+        _suite(policy, _cases(data, source, as_json), expect, as_json)
+        return
+    decision = policy.decide(_validated(data, source, None, as_json), explain=True)
     if as_json:
         echo_json(decision)
     else:
@@ -83,6 +85,101 @@ def decide(
             f"{decision.risk.value}:{decision.strategy.value}",
             highlight=False,
         )
+        raise typer.Exit(ExitCode.REJECTED)
+
+
+def _check_expect(expect: str, where: str) -> None:
+    known = {r.value for r in Risk} | {s.value for s in Strategy}
+    unknown = [p for p in expect.lower().split(":") if p.strip() not in known]
+    if unknown or not expect.strip():
+        raise typer.BadParameter(
+            f"{expect!r}: give a risk ({', '.join(r.value for r in Risk)}), a strategy "
+            f"({', '.join(s.value for s in Strategy)}) or risk:strategy",
+            param_hint=where,
+        )
+
+
+class _Case(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = None
+    action: dict[str, Any]
+    expect: str | None = None
+
+
+def _cases(data: list[Any], source: str, as_json: bool) -> list[tuple[str, Action, str | None]]:
+    """A JSON list is a suite: actions, or {"name", "action", "expect"} objects."""
+    cases: list[tuple[str, Action, str | None]] = []
+    problems: list[Problem] = []
+    for index, item in enumerate(data):
+        where = f"[{index}]"
+        raw: Any = item
+        name, expected = None, None
+        if isinstance(item, dict) and "action" in item:
+            try:
+                case = _Case.model_validate(item)
+            except ValidationError as exc:
+                problems += _field_problems(source, exc, where)
+                continue
+            raw, name, expected = case.action, case.name, case.expect
+            if expected is not None:
+                try:
+                    _check_expect(expected, f"{where}.expect")
+                except typer.BadParameter as exc:
+                    problems.append(Problem(file=source, field=f"{where}.expect", message=str(exc)))
+                    continue
+            where += ".action"
+        try:
+            parsed = Action.model_validate(raw)
+        except ValidationError as exc:
+            problems += _field_problems(source, exc, where)
+            continue
+        cases.append((name or f"{index}: {parsed.tool}", parsed, expected))
+    if problems:
+        _problems(source, problems, as_json)
+        raise typer.Exit(ExitCode.USAGE)
+    return cases
+
+
+def _suite(
+    policy: Policy, cases: list[tuple[str, Action, str | None]], expect: str | None, as_json: bool
+) -> None:
+    results = []
+    for name, action, expected in cases:
+        decision = policy.decide(action, explain=as_json)
+        wanted = expected or expect
+        passed = None if wanted is None else _as_expected(decision, wanted)
+        results.append((name, decision, wanted, passed))
+    failed = sum(1 for *_, passed in results if passed is False)
+    if as_json:
+        echo_json(
+            {
+                "cases": [
+                    {"name": n, "expect": w, "passed": p, "decision": d.model_dump(mode="json")}
+                    for n, d, w, p in results
+                ],
+                "failed": failed,
+            }
+        )
+    else:
+        table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+        for column in ("", "Case", "Decided", "Rule", "Expected", "Why"):
+            table.add_column(column, overflow="fold" if column == "Why" else "ellipsis")
+        for name, decision, wanted, passed in results:
+            mark = {None: "·", True: "[green]✓[/]", False: "[red]✗[/]"}[passed]
+            table.add_row(
+                mark,
+                escape(name),
+                f"{decision.risk.value}:{decision.strategy.value}",
+                escape(decision.rule or "(default)"),
+                escape(wanted or ""),
+                escape(decision.reason),
+            )
+        out().print(table)
+        checked = sum(1 for *_, passed in results if passed is not None)
+        out().print(
+            f"{len(results)} cases, {checked - failed} as expected, {failed} not", highlight=False
+        )
+    if failed:
         raise typer.Exit(ExitCode.REJECTED)
 
 
@@ -128,11 +225,12 @@ def _policy(rules: Path, as_json: bool) -> Policy:
     raise typer.Exit(ExitCode.USAGE)
 
 
-def _action(given: str, as_json: bool) -> Action:
+def _read(given: str, as_json: bool) -> tuple[Any, str]:
+    """The JSON of a file, stdin ('-') or the argument itself; problems exit 2."""
     source = given
     if given == "-":
         text, source = sys.stdin.read(), "<stdin>"
-    elif given.lstrip().startswith("{"):
+    elif given.lstrip().startswith(("{", "[")):
         text, source = given, "<argument>"
     else:
         try:
@@ -141,24 +239,29 @@ def _action(given: str, as_json: bool) -> Action:
             _problems(given, [Problem(file=given, message=f"cannot read: {exc.strerror}")], as_json)
             raise typer.Exit(ExitCode.USAGE) from None
     try:
-        data: Any = json.loads(text)
+        return json.loads(text), source
     except json.JSONDecodeError as exc:
         message = f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
         _problems(source, [Problem(file=source, message=message)], as_json)
         raise typer.Exit(ExitCode.USAGE) from None
+
+
+def _validated(data: Any, source: str, where: str | None, as_json: bool) -> Action:
     try:
         return Action.model_validate(data)
     except ValidationError as exc:
-        problems = [
-            Problem(
-                file=source,
-                field=".".join(str(p) for p in e["loc"]) or None,
-                message="unknown field" if e["type"] == "extra_forbidden" else e["msg"],
-            )
-            for e in exc.errors()
-        ]
-        _problems(source, problems, as_json)
+        _problems(source, _field_problems(source, exc, where), as_json)
         raise typer.Exit(ExitCode.USAGE) from None
+
+
+def _field_problems(source: str, exc: ValidationError, where: str | None) -> list[Problem]:
+    problems = []
+    for error in exc.errors():
+        path = ".".join(str(p) for p in error["loc"])
+        field = ".".join(part for part in (where, path) if part) or None
+        message = "unknown field" if error["type"] == "extra_forbidden" else error["msg"]
+        problems.append(Problem(file=source, field=field, message=message))
+    return problems
 
 
 def _problems(source: str, problems: list[Problem], as_json: bool) -> None:
