@@ -162,3 +162,15 @@ def test_bad_cases_name_their_index_and_field(tmp_path: Path) -> None:
     assert result.exit_code == 2
     fields = [p["field"] for p in json.loads(result.output)["problems"]]
     assert fields == ["[0].action.tool", "[1].expect", "[2].tool", "[2].tol"]
+
+
+def test_the_example_policy_passes_its_suite() -> None:
+    """examples/policies/support.yaml decides every case of support_cases.json as written."""
+    folder = Path(__file__).parents[2] / "examples" / "policies"
+    result = invoke(
+        "policy", "test", str(folder / "support.yaml"), str(folder / "support_cases.json"), "--json"
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["failed"] == 0 and len(report["cases"]) == 10
+    assert all(case["passed"] for case in report["cases"])
