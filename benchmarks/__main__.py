@@ -24,6 +24,7 @@ from benchmarks import (
     routing_bench,
     runtime,
     scheduling,
+    sessions_bench,
 )
 from benchmarks import workflows as workflow_bench
 from benchmarks._databases import BACKENDS, PG_ADMIN_URL, fresh_database, seeded_database
@@ -50,6 +51,7 @@ class Sizes:
     when_calls: int = 200_000
     relay_conversations: int = 200
     relay_total: int = 5000
+    session_updates: int = 5000
     policy_calls: int = 200_000
 
 
@@ -70,6 +72,7 @@ QUICK = Sizes(
     when_calls=20_000,
     relay_conversations=20,
     relay_total=300,
+    session_updates=300,
     policy_calls=20_000,
 )
 
@@ -218,6 +221,15 @@ def run_relay(backend: str, workdir: Path, sizes: Sizes) -> list[Metric]:
         )  # fmt: skip
 
 
+def run_session_updates(backend: str, workdir: Path, sizes: Sizes) -> list[Metric]:
+    with fresh_database(backend, workdir) as url:
+        return asyncio.run(
+            sessions_bench.session_updates(
+                backend, url, total=sizes.session_updates, concurrency=16
+            )
+        )
+
+
 def run_policy(backend: str, workdir: Path, sizes: Sizes) -> list[Metric]:
     if backend != "sqlite":
         return []  # in-process: no database involved, measured once
@@ -237,6 +249,7 @@ BENCHMARKS: dict[str, Callable[[str, Path, Sizes], list[Metric]]] = {
     "workflow_runs": run_workflows,
     "when_eval": run_when,
     "message_relay": run_relay,
+    "session_updates": run_session_updates,
     "policy_eval": run_policy,
 }
 
