@@ -185,7 +185,7 @@ def _suite(
 
 @app.command("check")
 def check(rules: RulesArg, as_json: JsonFlag = False) -> None:
-    """Load a policy file and list its rules in the order they win (exit 2 on problems)."""
+    """Load a policy file and list its rules as written (exit 2 on problems)."""
     policy = _policy(rules, as_json)
     if as_json:
         echo_json(
