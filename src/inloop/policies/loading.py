@@ -11,7 +11,6 @@ from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from inloop.errors import InloopError
@@ -230,6 +229,8 @@ def _read(text: str, source: str, *, json_only: bool) -> Any:
         except json.JSONDecodeError as exc:
             message = f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
             raise PolicyError([Problem(file=source, message=message)]) from None
+    import yaml  # here: `import inloop` need not pay for it
+
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
