@@ -74,6 +74,8 @@ async def test_the_right_code_runs_the_held_action_after_a_wrong_one(
     assert state["requires_confirmation"] is True and state["pending_action"] == DELETE.canonical()
     await services.dispatcher.run_due()
     (code,) = codes()
+    empty = await inloop.aresume("s-mfa", "  ", run=pytest.fail, client=bot)
+    assert isinstance(empty, Pending) and empty.message == "Please enter the code we sent you."
     wrong = "000000" if code != "000000" else "111111"
     again = await inloop.aresume("s-mfa", wrong, run=pytest.fail, client=bot)
     assert isinstance(again, Pending) and again.attempts_left == 2

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Literal
 
 from inloop.client import AsyncClient, Client
 from inloop.domain.confirmations import Confirmation, ConfirmationStatus
@@ -112,7 +112,7 @@ def resume(
         if found is None:
             return None
         record, action, decision = found
-        strategy = record["strategy"]
+        strategy: Literal["confirm", "mfa", "approve"] = record["strategy"]
         if strategy == "approve":
             request = c.get(record["id"])
             assert action is not None  # read_pending refuses an approval without one
@@ -123,7 +123,7 @@ def resume(
             step = _confirmation_step(strategy, reply, action)
             if isinstance(step, str):
                 assert action is not None  # _confirmation_step asks again only with one
-                return Pending(action, decision, "confirm", record["id"], step)
+                return Pending(action, decision, strategy, record["id"], step)
             try:
                 if action is None:  # the server closed it (expired, locked): only look
                     confirmation = c.confirmations.get(record["id"])
@@ -209,7 +209,7 @@ async def aresume(
         if found is None:
             return None
         record, action, decision = found
-        strategy = record["strategy"]
+        strategy: Literal["confirm", "mfa", "approve"] = record["strategy"]
         if strategy == "approve":
             request = await c.get(record["id"])
             assert action is not None  # read_pending refuses an approval without one
@@ -220,7 +220,7 @@ async def aresume(
             step = _confirmation_step(strategy, reply, action)
             if isinstance(step, str):
                 assert action is not None  # _confirmation_step asks again only with one
-                return Pending(action, decision, "confirm", record["id"], step)
+                return Pending(action, decision, strategy, record["id"], step)
             try:
                 if action is None:  # the server closed it (expired, locked): only look
                     confirmation = await c.confirmations.get(record["id"])
@@ -320,8 +320,10 @@ def _held_action(confirmation: Confirmation, expected: str) -> Action:
 
 def _confirmation_step(strategy: str, reply: Any, action: Action | None) -> bool | str:
     """confirm: True/False for a yes/no, or what to ask again; mfa: True (verify it)."""
-    if action is None or strategy == "mfa":
+    if action is None:
         return True
+    if strategy == "mfa":
+        return True if str(reply or "").strip() else "Please enter the code we sent you."
     yes = flow.reply_word(reply)
     return "Please answer Yes or No." if yes is None else yes
 
