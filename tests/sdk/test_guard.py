@@ -72,11 +72,21 @@ def test_the_approver_sees_the_canonical_action_and_it_runs_as_approved(
     person = human(approve)
     action = Action(tool="refund", arguments={"order": "A-17", "amount": 250}, text="Refund it")
     outcome = inloop.guard(
-        action, run=ran.append, policy=POLICY, client=client, wait=True, priority="high"
+        action,
+        run=ran.append,
+        policy=POLICY,
+        client=client,
+        wait=True,
+        priority="high",
+        metadata={"case": "C-9", "action_digest": "forged"},
     )
     request = person.join()
     assert request.payload == action.canonical()
-    assert request.metadata["action_digest"] == action.digest
+    assert request.metadata == {
+        "case": "C-9",
+        "action_digest": action.digest,
+        "policy_rule": "refunds",
+    }
     assert request.context["decision"]["rule"] == "refunds"
     assert 'refund(order="A-17", amount=250)' in request.prompt
     assert request.priority == "high"
@@ -261,7 +271,11 @@ def test_a_pending_action_changed_in_the_session_state_is_refused(
 
 
 def test_strategies_that_talk_to_the_end_user_need_a_session(client: inloop.Client) -> None:
-    """confirm, mfa and escalate without session_id: a UsageError before any call."""
+    """confirm, mfa and escalate without session_id, or an approval given its own
+    payload: a UsageError before any call."""
+    with pytest.raises(inloop.UsageError, match="sets the approval's payload"):
+        inloop.guard({"tool": "refund"}, policy=POLICY, client=client, payload={"x": 1})
+    assert client.list().items == []
     policy = loads_policy(
         "rules:\n  - {name: b, risk: medium, strategy: confirm, keywords: [book]}\n"
     )

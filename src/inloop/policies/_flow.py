@@ -102,7 +102,13 @@ def approval_fields(
     }
     if decision.priority in ("urgent", "high", "low"):
         fields["priority"] = decision.priority
-    fields.update(extra)
+    if "payload" in extra or "idempotency_key" in extra:
+        raise UsageError("guard sets the approval's payload (the action) and asks afresh each time")
+    for key in ("context", "metadata"):  # the caller's keys beside guard's own
+        given = extra.get(key)
+        if isinstance(given, Mapping):
+            fields[key] = {**given, **fields[key]}
+    fields.update({k: v for k, v in extra.items() if k not in ("context", "metadata")})
     fields["payload"] = action.canonical()
     prompt = str(
         extra.get("prompt")
