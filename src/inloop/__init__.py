@@ -62,10 +62,12 @@ from inloop.policies import (
     Policy,
     PolicyError,
     aguard,
+    aresend,
     aresume,
     guard,
     guarded,
     load_policy,
+    resend,
     resume,
 )
 from inloop.runtime import (
@@ -211,6 +213,7 @@ __all__ = [
     "aconfirm",
     "aguard",
     "ahuman_as_tool",
+    "aresend",
     "aresume",
     "ask",
     "confirm",
@@ -219,6 +222,7 @@ __all__ = [
     "human_as_tool",
     "load_policy",
     "require_approval",
+    "resend",
     "resume",
     "step",
 ]

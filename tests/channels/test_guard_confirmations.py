@@ -156,3 +156,29 @@ async def test_the_asyncio_forms_confirm_decline_and_escalate(api: httpx.AsyncCl
         await book_hotel("Bern")
     done = await inloop.aresume("s-tool", "yes", client=bot)
     assert isinstance(done, Ran) and done.result == "hotel in Bern" and calls == ["Bern"]
+
+
+async def test_resend_sends_a_new_code_within_the_limits(
+    api: httpx.AsyncClient, services: Services, clock: FakeClock, codes: Callable[[], list[str]]
+) -> None:
+    """aresend: too soon says how long to wait; then a new code that resume accepts (and
+    the old one no longer); nothing pending: None."""
+    bot = await agent_sdk(api)
+    await start(bot, "s-resend")
+    await services.dispatcher.run_due()
+    clock.advance(seconds=10)
+    soon = await inloop.aresend("s-resend", client=bot)
+    assert isinstance(soon, Pending)
+    assert soon.message == "Please wait 20 seconds before asking for a new code."
+    clock.advance(seconds=20)
+    resent = await inloop.aresend("s-resend", client=bot)
+    assert isinstance(resent, Pending) and resent.message.startswith("I've sent you a new code")
+    await services.dispatcher.run_due()
+    first, second = codes()
+    if first != second:
+        stale = await inloop.aresume("s-resend", first, run=pytest.fail, client=bot)
+        assert isinstance(stale, Pending) and stale.attempts_left == 2
+    ran: list[Action] = []
+    done = await inloop.aresume("s-resend", second, run=ran.append, client=bot)
+    assert isinstance(done, Ran) and ran == [DELETE]
+    assert await inloop.aresend("s-resend", client=bot) is None

@@ -8,7 +8,7 @@ out. See docs/policies.md.
 from inloop.policies.actions import Action, canonical_bytes, digest
 from inloop.policies.decorator import guarded
 from inloop.policies.engine import Considered, Decision, Matched, Policy
-from inloop.policies.guard import aguard, aresume, guard, resume
+from inloop.policies.guard import aguard, aresend, aresume, guard, resend, resume
 from inloop.policies.loading import (
     DEFAULT_RULES,
     PolicyError,
@@ -53,6 +53,7 @@ __all__ = [
     "Risk",
     "Strategy",
     "aguard",
+    "aresend",
     "aresume",
     "canonical_bytes",
     "default_policy",
@@ -61,5 +62,6 @@ __all__ = [
     "guarded",
     "load_policy",
     "loads_policy",
+    "resend",
     "resume",
 ]

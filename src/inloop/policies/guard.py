@@ -21,7 +21,7 @@ from typing import Any, Literal
 from inloop.client import AsyncClient, Client
 from inloop.domain.confirmations import Confirmation, ConfirmationStatus
 from inloop.domain.tickets import Ticket
-from inloop.errors import ConflictError, InvalidError
+from inloop.errors import ConflictError, InvalidError, RateLimitError
 from inloop.imperative._asking import ausing, await_closed, using, wait_closed
 from inloop.models import Request
 from inloop.policies import _flow as flow
@@ -37,7 +37,7 @@ from inloop.policies.outcomes import (
 )
 from inloop.policies.rules import Strategy
 
-__all__ = ["aguard", "aresume", "guard", "resume"]
+__all__ = ["aguard", "aresend", "aresume", "guard", "resend", "resume"]
 
 WRONG_CODE = "wrong_code"
 
@@ -246,6 +246,82 @@ async def aresume(
         if not isinstance(outcome, Pending):
             await _asave(c, session_id, _closing_state(strategy, outcome), _closing_reason(outcome))
         return outcome
+
+
+def resend(session_id: str, *, client: Client | None = None) -> Outcome | None:
+    """Send the pending mfa code again (a new code; the old one stops working): Pending
+    with what to tell the user, also when it is too soon or too often; Refused if the
+    confirmation closed meanwhile; None when no code is pending."""
+    with using(client) as c:
+        found = _pending_mfa(c.sessions.get(session_id).state)
+        if found is None:
+            return None
+        record, action, decision = found
+        try:
+            confirmation = c.confirmations.resend(record["id"])
+        except RateLimitError as exc:
+            return _resend_refused(action, decision, record["id"], exc)
+        except ConflictError as exc:
+            if exc.code == "resend_limit":
+                return _resend_refused(action, decision, record["id"], exc)
+            if not exc.code.startswith("confirmation_"):
+                raise
+            return _confirmation_outcome(
+                record["digest"], decision, c.confirmations.get(record["id"])
+            )  # type: ignore[return-value]
+        return _resent(action, decision, confirmation)
+
+
+async def aresend(session_id: str, *, client: AsyncClient | None = None) -> Outcome | None:
+    """The asyncio form of ``resend``."""
+    async with ausing(client) as c:
+        found = _pending_mfa((await c.sessions.get(session_id)).state)
+        if found is None:
+            return None
+        record, action, decision = found
+        try:
+            confirmation = await c.confirmations.resend(record["id"])
+        except RateLimitError as exc:
+            return _resend_refused(action, decision, record["id"], exc)
+        except ConflictError as exc:
+            if exc.code == "resend_limit":
+                return _resend_refused(action, decision, record["id"], exc)
+            if not exc.code.startswith("confirmation_"):
+                raise
+            return _closed(record, decision, await c.confirmations.get(record["id"]))
+        return _resent(action, decision, confirmation)
+
+
+def _pending_mfa(state: Mapping[str, Any]) -> tuple[dict[str, Any], Action, Decision] | None:
+    found = flow.read_pending(state)
+    if found is None or found[0]["strategy"] != "mfa" or found[1] is None:
+        return None
+    return found[0], found[1], found[2]
+
+
+def _closed(record: dict[str, Any], decision: Decision, confirmation: Confirmation) -> Outcome:
+    """What a resend of a confirmation that closed meanwhile tells the user."""
+    found = _confirmation_outcome(record["digest"], decision, confirmation)
+    if isinstance(found, Action):  # confirmed: resume runs it
+        message = "The code was accepted already."
+        return Pending(found, decision, "mfa", confirmation.id, message, 0)
+    return found
+
+
+def _resent(action: Action, decision: Decision, confirmation: Confirmation) -> Pending:
+    held = _held_action(confirmation, action.digest)
+    message = "I've sent you a new code. Please enter it to proceed."
+    return Pending(held, decision, "mfa", confirmation.id, message, confirmation.attempts_left)
+
+
+def _resend_refused(
+    action: Action, decision: Decision, id: str, exc: ConflictError | RateLimitError
+) -> Pending:
+    if isinstance(exc, RateLimitError) and exc.retry_after is not None:
+        message = f"Please wait {exc.retry_after} seconds before asking for a new code."
+    else:
+        message = "No more codes can be sent for this action: please enter the last one."
+    return Pending(action, decision, "mfa", id, message)
 
 
 # -- shared steps ----------------------------------------------------------------------
