@@ -12,6 +12,7 @@ import hashlib
 import json
 import math
 import re
+from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -93,6 +94,12 @@ def digest(value: Any) -> str:
     return hashlib.sha256(canonical_bytes(value)).hexdigest()
 
 
+@lru_cache(maxsize=4096)
+def _tool_words(name: str) -> str:
+    """``words`` of a tool's name: agents call the same few tools over and over."""
+    return words(name)
+
+
 def words(text: str) -> str:
     """Lower-case words joined by single spaces; ``deleteAccount`` and ``delete_account``
     both read ``delete account``, so keywords match tool names by whole words."""
@@ -109,7 +116,7 @@ class ActionView:
         self._roots: dict[str, list[tuple[str, str]]] | None = None
         self._fields: dict[str, str] | None = None
         self._variables: dict[str, Any] | None = None
-        self._joined: dict[tuple[str, ...], tuple[str, list[int], list[str]]] = {}
+        self._joined: dict[str, tuple[str, list[int], list[str]]] = {}
 
     @property
     def texts(self) -> dict[str, str]:
@@ -120,7 +127,7 @@ class ActionView:
     def _by_root(self) -> dict[str, list[tuple[str, str]]]:
         if self._roots is None:
             action = self.action
-            roots: dict[str, list[tuple[str, str]]] = {"tool": [("tool", words(action.tool))]}
+            roots: dict[str, list[tuple[str, str]]] = {"tool": [("tool", _tool_words(action.tool))]}
             if action.text:
                 roots["text"] = [("text", words(action.text))]
             strings: list[tuple[str, str]] = []
@@ -135,23 +142,21 @@ class ActionView:
             self._fields = fields
         return self._roots
 
-    def joined(self, places: tuple[str, ...]) -> tuple[str, list[int], list[str]]:
-        """The texts of these places in one string (so a rule searches once), with each
-        place's start offset and name; cached per set of places."""
-        found = self._joined.get(places)
+    def searchable(self, root: str) -> tuple[str, list[int], list[str]] | None:
+        """The texts of one root (tool, text, arguments) in one string, so that a rule
+        searches it once, with each place's start offset and name; None if it has none."""
+        found = self._joined.get(root)
         if found is None:
+            group = self._by_root().get(root)
+            if not group:
+                return None
             starts: list[int] = []
-            names: list[str] = []
-            parts: list[str] = []
             offset = 0
-            roots = self._by_root()
-            for root in places:
-                for place, text in roots.get(root, ()):
-                    starts.append(offset)
-                    names.append(place)
-                    parts.append(text)
-                    offset += len(text) + 3
-            found = self._joined[places] = (" | ".join(parts), starts, names)
+            for _place, text in group:
+                starts.append(offset)
+                offset += len(text) + 3
+            joined = " | ".join(text for _place, text in group)
+            found = self._joined[root] = (joined, starts, [place for place, _text in group])
         return found
 
     @property

@@ -111,21 +111,32 @@ class KeywordMatcher:
         object.__setattr__(self, "_pattern", re.compile(pattern))
 
     def match(self, view: ActionView) -> Evidence | None:
-        joined, starts, names = view.joined(self.places)
-        hit = self._pattern.search(joined)
-        if hit is None:
-            return None
-        index = bisect.bisect_right(starts, hit.start()) - 1
-        place, begin = names[index], starts[index]
-        text = joined[begin : begin + len(view.texts[place])]
-        at = hit.start() - begin
-        start, end = max(0, at - 30), at + len(hit.group(0)) + 30
-        excerpt = ("..." if start else "") + text[start:end] + ("..." if end < len(text) else "")
-        word = hit.group(0)
-        return Evidence(f"the word {word!r} is in {place} ({excerpt!r})", place, word)
+        for root in self.places:
+            found = view.searchable(root)
+            if found is None:
+                continue
+            joined, starts, names = found
+            hit = self._pattern.search(joined)
+            if hit is None:
+                continue
+            index = bisect.bisect_right(starts, hit.start()) - 1
+            begin = starts[index]
+            end_of = starts[index + 1] - 3 if index + 1 < len(starts) else len(joined)
+            text, at = joined[begin:end_of], hit.start() - begin
+            word = hit.group(0)
+            start, end = max(0, at - 30), at + len(word) + 30
+            excerpt = (
+                ("..." if start else "") + text[start:end] + ("..." if end < len(text) else "")
+            )
+            return Evidence(
+                f"the word {word!r} is in {names[index]} ({excerpt!r})", names[index], word
+            )
+        return None
 
     def miss(self, view: ActionView) -> str:
-        _, _, looked = view.joined(self.places)
+        looked = [
+            name for root in self.places for name in (view.searchable(root) or ("", [], []))[2]
+        ]
         return f"none of {len(self.keywords)} keywords in {', '.join(looked) or 'nothing'}"
 
 
