@@ -88,6 +88,7 @@ def test_the_approver_sees_the_canonical_action_and_it_runs_as_approved(
         "policy_rule": "refunds",
     }
     assert request.context["decision"]["rule"] == "refunds"
+    assert request.display is not None and request.display.highlight == ["decision"]
     assert 'refund(order="A-17", amount=250)' in request.prompt
     assert request.priority == "high"
     assert isinstance(outcome, Ran) and outcome.request_id == request.id

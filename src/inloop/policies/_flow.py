@@ -97,7 +97,9 @@ def approval_fields(
         "kind": Kind.APPROVAL,
         "title": f"Approve {action.tool}?"[:120],
         "options": ["approve", "reject", "modify"],
-        "context": {"decision": decision_json(decision), "session_id": session_id},
+        "context": {"decision": decision_json(decision)}
+        | ({"session_id": session_id} if session_id else {}),
+        "display": {"highlight": ["decision"]},  # the desk shows why first
         "metadata": {"action_digest": action.digest, "policy_rule": decision.rule},
     }
     if decision.priority in ("urgent", "high", "low"):
