@@ -181,6 +181,8 @@ async def test_custom_rules_and_routing(api: httpx.AsyncClient) -> None:
         ({"rules": [{"name": "x", "keywords": ["a"], "priority": "high", "fields": ["title"]}]}, "rules.0.fields.0", "validation_error"),
         ({"rules": [{"name": "x", "keywords": ["a"], "priority": "high"}, {"name": "x", "keywords": ["b"], "priority": "low"}]}, "rules.1.name", "invalid_ticket_rules"),
         ({"rules": [], "timeout": "soon"}, "timeout", "invalid_ticket_rules"),
+        ({"rules": [], "assignee": "nobody"}, "assignee", "invalid_ticket_rules"),
+        ({"rules": [], "escalation": {"after": "1h"}}, "escalation", "invalid_ticket_rules"),
         ({"rules": [], "colour": "red"}, "colour", "validation_error"),
     ],
 )  # fmt: skip

@@ -101,7 +101,7 @@ class ConfirmationService:
         self.sessions = sessions
         self.deliveries = deliveries
         self.keyring = keyring
-        #: Where a new code comes from; tests replace it to know the code they must type.
+        #: Where a new code comes from: 6 digits from ``secrets``.
         self.new_code: Callable[[], str] = random_code
 
     # the code

@@ -103,7 +103,9 @@ class TicketService:
             error = exc.errors()[0]
             where = ".".join(str(p) for p in error["loc"] if not str(p)[:1].isupper())
             raise InvalidError(
-                f"{where}: {error['msg']}", field=where.split(".")[0], code="invalid_ticket_rules"
+                f"{where}: {str(error['msg']).removeprefix('Value error, ')}",
+                field=where.split(".")[0],
+                code="invalid_ticket_rules",
             ) from None
         except InvalidError as exc:
             raise InvalidError(exc.message, field=exc.field, code="invalid_ticket_rules") from None
