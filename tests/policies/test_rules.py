@@ -246,3 +246,19 @@ def test_the_decision_carries_the_actions_digest() -> None:
     assert one.digest == two.digest == default_policy().decide(one).action_digest
     assert one.canonical_bytes() == b'{"arguments":{"a":1,"b":[1,2]},"tool":"t"}'
     assert Action(tool="t", arguments={"a": 2}).digest != one.digest
+
+
+def test_guarded_refuses_methods_and_positional_only_parameters() -> None:
+    """A tool runs from its approved arguments alone: no self, no positional-only."""
+    import inloop
+
+    with pytest.raises(inloop.UsageError, match="not methods"):
+
+        class Tools:
+            @inloop.guarded
+            def refund(self, amount: int) -> None: ...
+
+    with pytest.raises(inloop.UsageError, match="no positional-only"):
+
+        @inloop.guarded
+        def pay(amount: int, /) -> None: ...

@@ -150,6 +150,11 @@ class _Tool:
             raise UsageError(
                 f"{self.name}: @guarded calls tools by keyword; no positional-only parameters"
             )
+        if any(name in _BOUND for name in self.signature.parameters):
+            raise UsageError(
+                f"{self.name}: @guarded decorates functions, not methods (a later turn runs "
+                "the tool from its approved arguments alone)"
+            )
         self.describe = describe
         self.session_id = session_id
 
