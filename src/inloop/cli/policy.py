@@ -210,7 +210,8 @@ def check(rules: RulesArg, as_json: JsonFlag = False) -> None:
             rule.strategy.value,
             escape(rule.description or ""),
         )
-    out().print(f"[green]✓[/] {escape(policy.source)}: {len(policy.rules)} rules", highlight=False)
+    shown = str(DEFAULT_RULES) if str(rules) == "default" else str(rules)  # to copy it
+    out().print(f"[green]✓[/] {escape(shown)}: {len(policy.rules)} rules", highlight=False)
     out().print(table)
     default = f"{policy.default_risk.value} -> {policy.default_strategy.value}"
     out().print(f"When nothing matches: {default}", highlight=False)
