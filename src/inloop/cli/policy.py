@@ -211,7 +211,9 @@ def check(rules: RulesArg, as_json: JsonFlag = False) -> None:
             escape(rule.description or ""),
         )
     shown = str(DEFAULT_RULES) if str(rules) == "default" else str(rules)  # to copy it
-    out().print(f"[green]✓[/] {escape(shown)}: {len(policy.rules)} rules", highlight=False)
+    out().print(
+        f"[green]✓[/] {escape(shown)}: {len(policy.rules)} rules", highlight=False, soft_wrap=True
+    )
     out().print(table)
     default = f"{policy.default_risk.value} -> {policy.default_strategy.value}"
     out().print(f"When nothing matches: {default}", highlight=False)
