@@ -262,3 +262,25 @@ def test_guarded_refuses_methods_and_positional_only_parameters() -> None:
 
         @inloop.guarded
         def pay(amount: int, /) -> None: ...
+
+
+def test_an_action_holds_json_only() -> None:
+    """Arguments JSON cannot hold, an infinite amount, a confidence over 1 or an unknown
+    field are refused when the action is made; guard turns them into a UsageError."""
+    import math
+
+    from pydantic import ValidationError
+
+    import inloop
+
+    for bad in (
+        {"tool": "t", "arguments": {"when": object()}},
+        {"tool": "t", "amount": math.inf},
+        {"tool": "t", "confidence": 85},
+        {"tool": "t", "colour": "red"},
+        {"tool": ""},
+    ):
+        with pytest.raises(ValidationError):
+            Action.model_validate(bad)
+    with pytest.raises(inloop.UsageError, match="not an action"):
+        inloop.guard({"tool": "t", "confidence": 85}, run=pytest.fail)
