@@ -333,3 +333,29 @@ def test_a_guarded_tool_asks_the_user_and_runs_in_the_next_turn(client: inloop.C
         "arguments": {"trip": "T-1"},
     }
     assert str(ticket.number) in str(escalated.value)
+
+
+def test_a_guard_retried_after_a_crash_finds_its_approval_request(
+    client: inloop.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The process dies between creating the request and saving the state: the retried
+    guard finds the same request; the same action once the state moved on asks afresh."""
+    import importlib
+
+    guard_module = importlib.import_module("inloop.policies.guard")  # not the function
+
+    def crash(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    action = Action(tool="refund", arguments={"amount": 12})
+    with monkeypatch.context() as patched:
+        patched.setattr(guard_module, "_save", crash)
+        with pytest.raises(KeyboardInterrupt):
+            inloop.guard(action, policy=POLICY, client=client, session_id="s-crash")
+    [first] = client.list().items
+    retried = inloop.guard(action, policy=POLICY, client=client, session_id="s-crash")
+    assert isinstance(retried, Pending) and retried.id == first.id
+    client.cancel(first.id)
+    assert isinstance(inloop.resume("s-crash", run=pytest.fail, client=client), Refused)
+    again = inloop.guard(action, policy=POLICY, client=client, session_id="s-crash")
+    assert isinstance(again, Pending) and again.id != first.id

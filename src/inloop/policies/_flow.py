@@ -121,6 +121,14 @@ def approval_fields(
     return prompt, fields
 
 
+def pending_key(session_id: str, version: int, action: Action) -> str:
+    """The idempotency key of a pending approval: a guard retried after a crash (the
+    state not yet saved, so its version unchanged) finds the same request; the same
+    action later in the session (the state has moved on) asks afresh."""
+    key = f"guard:{session_id}:{version}:{action.digest[:32]}"
+    return key if len(key) <= 255 else f"guard:{digest(key)}"
+
+
 def approved_action(request: Request, expected: str) -> Action | None:
     """The action a closed approval request approved (the edited one, after modify), or
     None if it was not approved. The payload the approver saw must be ours."""

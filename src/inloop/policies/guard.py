@@ -71,6 +71,9 @@ def guard(
     with using(client) as c:
         if strategy == Strategy.APPROVE:
             prompt, fields = flow.approval_fields(action, decision, session_id, request)
+            if session_id is not None and not wait:
+                version = c.sessions.get(session_id).version
+                fields["idempotency_key"] = flow.pending_key(session_id, version, action)
             created = c.create(prompt, **fields)
             if wait or session_id is None:
                 return _approval_closed(action, decision, wait_closed(c, created), run)
@@ -171,6 +174,9 @@ async def aguard(
     async with ausing(client) as c:
         if strategy == Strategy.APPROVE:
             prompt, fields = flow.approval_fields(action, decision, session_id, request)
+            if session_id is not None and not wait:
+                version = (await c.sessions.get(session_id)).version
+                fields["idempotency_key"] = flow.pending_key(session_id, version, action)
             created = await c.create(prompt, **fields)
             if wait or session_id is None:
                 closed = await await_closed(c, created)
