@@ -359,3 +359,28 @@ def test_a_guard_retried_after_a_crash_finds_its_approval_request(
     assert isinstance(inloop.resume("s-crash", run=pytest.fail, client=client), Refused)
     again = inloop.guard(action, policy=POLICY, client=client, session_id="s-crash")
     assert isinstance(again, Pending) and again.id != first.id
+
+
+def test_a_confirmation_whose_guard_record_was_lost_can_still_be_closed(
+    client: inloop.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The process dies after the server held the confirmation but before guard saved
+    its record: resume still finds it (from the server's own state keys) and runs the
+    held action on a yes."""
+    import importlib
+
+    guard_module = importlib.import_module("inloop.policies.guard")
+
+    def crash(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    action = Action(tool="book_flight", arguments={"destination": "Lima"})
+    with monkeypatch.context() as patched:
+        patched.setattr(guard_module, "_save", crash)
+        with pytest.raises(KeyboardInterrupt):
+            inloop.guard(action, policy=CONFIRM, client=client, session_id="s-lost")
+    ran: list[Action] = []
+    done = inloop.resume("s-lost", "yes", run=ran.append, client=client)
+    assert isinstance(done, Ran) and ran == [action]
+    assert "recovered from the session state" in done.decision.reason
+    assert client.sessions.get("s-lost").state["requires_confirmation"] is False

@@ -22,7 +22,7 @@ from inloop.policies.outcomes import (
     InvalidEditError,
     Pending,
 )
-from inloop.policies.rules import Strategy
+from inloop.policies.rules import Risk, Strategy
 
 #: The session-state key that holds what guard is waiting on (beside the seed's own keys).
 GUARD_KEY = "inloop_guard"
@@ -203,7 +203,9 @@ def read_pending(
     when the server closed a confirmation itself (expired, locked)."""
     record = state.get(GUARD_KEY)
     if not isinstance(record, dict):
-        return None
+        record = _server_record(state)
+        if record is None:
+            return None
     decision = Decision.model_validate(record["decision"])
     held = state.get("pending_action")
     if held is None and record.get("strategy") != "approve":
@@ -213,6 +215,31 @@ def read_pending(
             str(record.get("digest")), digest(held), "the session state's pending_action"
         )
     return record, Action.model_validate(held), decision
+
+
+def _server_record(state: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A confirmation the server recorded in the state when guard's own record was not
+    saved (the process died between the two writes): resume can still close it."""
+    confirmation_id = state.get("pending_confirmation_id")
+    held = state.get("pending_action")
+    if not state.get("requires_confirmation") or not isinstance(confirmation_id, str):
+        return None
+    mfa = state.get("confirmation_kind") == "mfa"
+    decision = Decision(
+        risk=Risk.HIGH if mfa else Risk.MEDIUM,
+        strategy=Strategy.MFA if mfa else Strategy.CONFIRM,
+        rule=None,
+        reason="recovered from the session state: the guard's own record was not saved",
+        matched=[],
+        policy="<unknown>",
+        action_digest=digest(held),
+    )
+    return {
+        "strategy": "mfa" if mfa else "confirm",
+        "id": confirmation_id,
+        "digest": digest(held),
+        "decision": decision_json(decision),
+    }
 
 
 def reply_word(reply: Any) -> bool | None:
