@@ -272,9 +272,7 @@ def resend(session_id: str, *, client: Client | None = None) -> Outcome | None:
                 return _resend_refused(action, decision, record["id"], exc)
             if not exc.code.startswith("confirmation_"):
                 raise
-            return _confirmation_outcome(
-                record["digest"], decision, c.confirmations.get(record["id"])
-            )  # type: ignore[return-value]
+            return _closed(record, decision, c.confirmations.get(record["id"]))
         return _resent(action, decision, confirmation)
 
 
@@ -458,7 +456,8 @@ def _closing_state(strategy: str, outcome: Outcome) -> dict[str, Any]:
 
 def _closing_reason(outcome: Outcome) -> str:
     if isinstance(outcome, Ran):
-        return f"Confirmed; ran {outcome.action.describe()}"
+        who = f" (approved by {outcome.approved_by})" if outcome.approved_by else ""
+        return f"Ran {outcome.action.describe()}{who}"
     if isinstance(outcome, Refused):
         return f"Not run: {outcome.reason}"
     return "Escalated"
