@@ -384,3 +384,19 @@ def test_a_confirmation_whose_guard_record_was_lost_can_still_be_closed(
     assert isinstance(done, Ran) and ran == [action]
     assert "recovered from the session state" in done.decision.reason
     assert client.sessions.get("s-lost").state["requires_confirmation"] is False
+
+
+def test_the_canonical_bytes_survive_the_store(client: inloop.Client, human: Start) -> None:
+    """Floats, big numbers, nested lists and non-ASCII text come back from the store
+    (SQLite JSON, PostgreSQL JSONB) as the same bytes: approved, not refused as changed."""
+    ran: list[Action] = []
+    action = Action(
+        tool="refund",
+        arguments={"x": 1e20, "y": 0.1, "z": 250.0, "n": -7, "s": "ünï 😀", "l": [[1.5], {}]},
+        amount=100.0,
+        metadata={"k": None},
+    )
+    person = human(approve)
+    outcome = inloop.guard(action, run=ran.append, policy=POLICY, client=client)
+    person.join()
+    assert isinstance(outcome, Ran) and ran[0].canonical_bytes() == action.canonical_bytes()
