@@ -18,6 +18,7 @@ from benchmarks import (
     dashboard,
     desk,
     listing,
+    policy_eval,
     relay,
     round_trip,
     routing_bench,
@@ -51,6 +52,7 @@ class Sizes:
     relay_conversations: int = 200
     relay_total: int = 5000
     session_updates: int = 5000
+    policy_calls: int = 200_000
 
 
 FULL = Sizes()
@@ -71,6 +73,7 @@ QUICK = Sizes(
     relay_conversations=20,
     relay_total=300,
     session_updates=300,
+    policy_calls=20_000,
 )
 
 
@@ -227,6 +230,12 @@ def run_session_updates(backend: str, workdir: Path, sizes: Sizes) -> list[Metri
         )
 
 
+def run_policy(backend: str, workdir: Path, sizes: Sizes) -> list[Metric]:
+    if backend != "sqlite":
+        return []  # in-process: no database involved, measured once
+    return policy_eval.policy_eval(backend, calls=sizes.policy_calls)
+
+
 BENCHMARKS: dict[str, Callable[[str, Path, Sizes], list[Metric]]] = {
     "service_round_trip": run_service,
     "http_round_trip": run_http,
@@ -241,6 +250,7 @@ BENCHMARKS: dict[str, Callable[[str, Path, Sizes], list[Metric]]] = {
     "when_eval": run_when,
     "message_relay": run_relay,
     "session_updates": run_session_updates,
+    "policy_eval": run_policy,
 }
 
 

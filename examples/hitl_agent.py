@@ -1,62 +1,107 @@
-"""Seed 004's complete ``HITLAgent`` example, line for line on Inloop's SDK.
+"""Seed 004's complete ``HITLAgent`` example, line for line on Inloop.
 
-``sb = StateBase(api_key=...)`` becomes ``sb = inloop.Client()``; ``sb.sessions`` is
-Inloop's; the seed's ``escalate_to_human(session_id, reason)`` is ``sb.tickets.open``,
-which captures the turns, the state and the reason, picks the priority and puts the
-ticket in the desk's queue. The model and the actions are small stand-ins, so the
-example runs unattended:
+    uv run python examples/hitl_agent.py        # the seed's usage, against an embedded server
 
-    python examples/hitl_agent.py          # in embedded mode, or against $INLOOP_URL
+The seed's names and structure are kept; each StateBase call becomes the Inloop call
+of the same name (``sb.sessions.get(...).state``, ``sb.sessions.update_state``,
+``sb.sessions.add_turn``), ``assess_risk`` becomes a declarative policy that says why,
+and the confirmation and the escalation are carried out by ``inloop.guard``:
+
+    seed                                    Inloop
+    sb = StateBase(api_key=...)             sb = inloop.Client()  ($INLOOP_URL, $INLOOP_TOKEN)
+    assess_risk: "delete" / "book" in str   RISK: keyword rules, whole words, explained
+    request_confirmation: update_state      inloop.guard -> a confirmation held by the server,
+                                              the pending action in the session's state
+    handle_confirmation: execute the state  inloop.resume -> runs the action the server holds,
+                                              refused if the state's copy was changed
+    escalate_to_human -> ticket id          inloop.guard -> a handoff ticket (#number)
+
+The "LLM" is a stand-in that turns a message into an Action, so the example runs without
+a model or an API key.
 """
 
 from __future__ import annotations
 
+import re
+import sys
+import uuid
 from dataclasses import dataclass
-from typing import Any
 
-sb: Any = None  # the client, set by main() (or a test)
+import inloop
+from inloop.policies import Action, Escalated, Ran, loads_policy
+
+# The seed's assess_risk tiers: "delete" is critical (escalated), "book" medium
+# (confirmed), anything else low (automatic). Whole words: "undelete" is not "delete".
+RISK = loads_policy(
+    """
+rules:
+  - name: delete
+    description: the seed's critical tier
+    risk: critical
+    strategy: escalate
+    keywords: [delete]
+  - name: book
+    description: the seed's medium tier
+    risk: medium
+    strategy: confirm
+    keywords: [book]
+""",
+    "hitl_agent.RISK",
+)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Response:
+    """What the seed's ``llm.generate`` returns: the input and the action it proposes."""
+
     input: str
-    action: str
+    action: Action
 
 
-class FakeLLM:
-    """What the seed's ``llm.generate`` returns, for the three messages of its usage."""
+class llm:  # the seed's name for its model
+    """A stand-in for the model: one tool per kind of message."""
 
-    def generate(self, user_message: str) -> Response:
-        actions = {
-            "what's the weather?": "get the weather",
-            "book a flight to nyc": "book a flight to NYC",
-            "delete all my data": "delete all user data",
-        }
-        return Response(user_message, actions.get(user_message.lower(), "answer the question"))
+    @staticmethod
+    def generate(message: str) -> Response:
+        text = message.strip()
+        if re.search(r"\bweather\b", text, re.IGNORECASE):
+            action = Action(tool="get_weather", arguments={"city": "NYC"}, text=text)
+        elif re.search(r"\bbook\b", text, re.IGNORECASE):
+            to = text.rsplit(" to ", 1)[-1] if " to " in text else "NYC"
+            action = Action(tool="book_flight", arguments={"destination": to}, text=text)
+        elif re.search(r"\bdelete\b", text, re.IGNORECASE):
+            action = Action(tool="delete_user_data", arguments={"scope": "all"}, text=text)
+        else:
+            action = Action(tool="answer", arguments={"question": text}, text=text)
+        return Response(input=text, action=action)
 
 
-llm = FakeLLM()
-executed: list[str] = []
-
-
-def execute_action(action: str) -> str:
-    executed.append(action)
-    return f"done: {action}"
+def execute_action(action: Action) -> str:
+    """The seed's execute_action: here, a description of what was done."""
+    if action.tool == "get_weather":
+        return f"It's sunny in {action.arguments['city']}."
+    if action.tool == "book_flight":
+        return f"Booked a flight to {action.arguments['destination']}."
+    return f"Done: {action.describe()}"
 
 
 class HITLAgent:
-    def __init__(self, session_id: str) -> None:
+    def __init__(self, session_id: str, sb: inloop.Client) -> None:
         self.session_id = session_id
+        self.sb = sb
 
     def process(self, user_message: str) -> str:
         # Check if waiting for confirmation
-        state = sb.sessions.get(self.session_id).state
+        state = self.sb.sessions.get(self.session_id).state
         if state.get("requires_confirmation"):
             return self.handle_confirmation(user_message)
+
         # Generate response
         response = llm.generate(user_message)
+
         # Assess risk
         risk = self.assess_risk(response)
+
         if risk == "low":
             return self.execute_automatically(response)
         elif risk == "medium":
@@ -65,16 +110,12 @@ class HITLAgent:
             return self.escalate(response, risk)
 
     def assess_risk(self, response: Response) -> str:
-        # Implement risk assessment logic
-        if "delete" in str(response).lower():
-            return "critical"
-        elif "book" in str(response).lower():
-            return "medium"
-        return "low"
+        # The policy decides, and its decision says which rule matched and why.
+        return RISK.decide(response.action).risk.value
 
     def execute_automatically(self, response: Response) -> str:
         result = execute_action(response.action)
-        sb.sessions.add_turn(
+        self.sb.sessions.add_turn(
             session_id=self.session_id,
             input=response.input,
             output=result,
@@ -83,53 +124,47 @@ class HITLAgent:
         return result
 
     def request_confirmation(self, response: Response) -> str:
-        sb.sessions.update_state(
-            session_id=self.session_id,
-            state={"requires_confirmation": True, "pending_action": response.action},
-            reasoning="Requesting user confirmation",
+        # guard asks the server for a confirmation holding the action and sets
+        # {"requires_confirmation": True, "pending_action": ...} in the session's state.
+        pending = inloop.guard(
+            response.action, policy=RISK, session_id=self.session_id, client=self.sb
         )
-        return f"I can {response.action}. Confirm? [Yes/No]"
+        return pending.message  # "I can book_flight(...). Confirm? [Yes/No]"
 
     def handle_confirmation(self, user_response: str) -> str:
-        state = sb.sessions.get(self.session_id).state
-        if user_response.lower() == "yes":
-            result = execute_action(state["pending_action"])
-            sb.sessions.update_state(
-                session_id=self.session_id,
-                state={"requires_confirmation": False},
-                reasoning="User confirmed",
-            )
-            return result
-        else:
-            sb.sessions.update_state(
-                session_id=self.session_id,
-                state={"requires_confirmation": False},
-                reasoning="User declined",
-            )
-            return "Cancelled."
+        # Yes runs the action the server holds (the one the user was shown); no, or
+        # anything that is not a yes or a no (it asks again), runs nothing.
+        outcome = inloop.resume(self.session_id, user_response, run=execute_action, client=self.sb)
+        if isinstance(outcome, Ran):
+            return str(outcome.result)
+        return outcome.message if outcome is not None else "No pending action to confirm."
 
     def escalate(self, response: Response, risk: str) -> str:
-        ticket = sb.tickets.open(
-            session_id=self.session_id, reason=f"{risk} risk: {response.action}"
+        # A handoff ticket with the conversation, the state and the reason
+        # ("critical risk: delete_user_data(...)"); the session is marked escalated.
+        outcome = inloop.guard(
+            response.action, policy=RISK, session_id=self.session_id, client=self.sb
         )
-        return f"I've escalated this to a specialist (Ticket #{ticket.number})."
+        assert isinstance(outcome, Escalated)
+        return outcome.message  # "I've escalated this to a specialist (Ticket #N)."
 
 
 def main() -> None:
-    global sb
     from inloop.embedded import default_client
 
-    sb = default_client()
-    # Usage
-    agent = HITLAgent(session_id="sess_123")
-    # Low risk - executes automatically
-    print(agent.process("What's the weather?"))
-    # Medium risk - requests confirmation
-    print(agent.process("Book a flight to NYC"))
-    print(agent.process("Yes"))  # Confirms
-    # High risk - escalates
-    print(agent.process("Delete all my data"))
+    with default_client() as sb:
+        agent = HITLAgent(session_id=f"sess_{uuid.uuid4().hex[:8]}", sb=sb)
+
+        # Low risk - executes automatically
+        print(agent.process("What's the weather?"))
+
+        # Medium risk - requests confirmation
+        print(agent.process("Book a flight to NYC"))
+        print(agent.process("Yes"))  # Confirms
+
+        # High risk - escalates
+        print(agent.process("Delete all my data"))
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

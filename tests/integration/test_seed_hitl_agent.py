@@ -1,5 +1,5 @@
-"""Seed 004's complete HITLAgent example (examples/hitl_agent.py), unchanged but for the
-client, against a real server socket on SQLite and PostgreSQL: low risk runs, medium asks
+"""Seed 004's complete HITLAgent example (examples/hitl_agent_literal.py), unchanged but
+for the client, against a real server socket on SQLite and PostgreSQL: low risk runs, medium asks
 for confirmation and runs on "Yes", critical escalates to a ticket in the desk's queue."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import inloop
 from inloop.server.services import Services
 from tests.support import ADMIN_TOKEN
 
-EXAMPLE = Path(__file__).parents[2] / "examples" / "hitl_agent.py"
+EXAMPLE = Path(__file__).parents[2] / "examples" / "hitl_agent_literal.py"
 
 
 @pytest.fixture
