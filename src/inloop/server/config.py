@@ -35,6 +35,9 @@ class Settings:
     delivery_batch: int = 100
     delivery_concurrency: int = 32
     delivery_lease: str = "2m"
+    # Monitoring and alerts (docs/monitoring.md).
+    alert_interval: str = "1m"
+    metrics_cache: float = 15.0
 
     @classmethod
     def from_env(
@@ -62,6 +65,8 @@ class Settings:
             delivery_batch=int(env.get("INLOOP_DELIVERY_BATCH", "100")),
             delivery_concurrency=int(env.get("INLOOP_DELIVERY_CONCURRENCY", "32")),
             delivery_lease=env.get("INLOOP_DELIVERY_LEASE", "2m"),
+            alert_interval=env.get("INLOOP_ALERT_INTERVAL", "1m"),
+            metrics_cache=float(env.get("INLOOP_METRICS_CACHE", "15")),
         )
 
     def __post_init__(self) -> None:
@@ -74,6 +79,7 @@ class Settings:
             "delivery_backoff",
             "delivery_backoff_cap",
             "delivery_lease",
+            "alert_interval",
         ):
             try:
                 parse_duration(getattr(self, name))

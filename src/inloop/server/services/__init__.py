@@ -10,6 +10,7 @@ from pathlib import Path
 from inloop.domain.durations import parse_duration
 from inloop.server.config import Settings
 from inloop.server.secrets import Keyring, default_key_file
+from inloop.server.services.alerts import AlertService
 from inloop.server.services.answer_codes import AnswerCodes, card_extras
 from inloop.server.services.assignment import AssignmentService
 from inloop.server.services.channels import ChannelService
@@ -26,6 +27,7 @@ from inloop.server.services.hub import Hub
 from inloop.server.services.identity import IdentityService
 from inloop.server.services.inbound import Inbound
 from inloop.server.services.lifecycle import Lifecycle, Policy
+from inloop.server.services.metrics import MetricsService
 from inloop.server.services.notifications import Notifier
 from inloop.server.services.provider_calls import ProviderDispatcher
 from inloop.server.services.providers.desk import DeskProvider
@@ -80,6 +82,9 @@ class Services:
     handoffs: HandoffService
     consults: ConsultService
     provider_dispatcher: ProviderDispatcher
+    # Monitoring and alerts (issue 9)
+    alerts: AlertService
+    metrics: MetricsService
 
     def close(self) -> None:
         self.db.dispose()
@@ -129,6 +134,10 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     provider_dispatcher = ProviderDispatcher(db, clock, handoffs)
     handoffs.providers["webhook"] = WebhookProvider(provider_dispatcher.wake)
     handoffs.providers["zendesk"] = ZendeskProvider(provider_dispatcher.wake)
+    stats = StatsService(db, clock, policy)
+    alerts = AlertService(
+        db, clock, stats, channels, deliveries, interval=parse_duration(settings.alert_interval)
+    )
     return Services(
         settings=settings,
         db=db,
@@ -141,7 +150,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         runs=runs,
         sessions=SessionService(db, clock, lifetime=timedelta(hours=12)),
         desk=DeskService(db),
-        stats=StatsService(db, clock, policy),
+        stats=stats,
         keyring=keyring,
         channels=channels,
         deliveries=deliveries,
@@ -160,6 +169,8 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         handoffs=handoffs,
         consults=consults,
         provider_dispatcher=provider_dispatcher,
+        alerts=alerts,
+        metrics=MetricsService(db, stats, cache=settings.metrics_cache),
     )
 
 

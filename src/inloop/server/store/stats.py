@@ -27,8 +27,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import array
 
-from inloop.domain.enums import OPEN_STATUSES, Resolution, Status
-from inloop.server.store.schema import requests, users
+from inloop.domain.enums import OPEN_STATUSES, EventType, Resolution, Status
+from inloop.server.store.schema import events, requests, users
 
 # Ended by a policy rather than by a person: what "timed out" counts.
 BY_POLICY = (Resolution.TIMED_OUT, Resolution.AUTO_APPROVED, Resolution.AUTO_REJECTED)
@@ -36,6 +36,8 @@ BY_POLICY = (Resolution.TIMED_OUT, Resolution.AUTO_APPROVED, Resolution.AUTO_REJ
 RESOLVED = (Resolution.RESPONDED, *BY_POLICY)
 # Beyond this many answers in a window, SQLite reads the percentiles from a sample.
 SAMPLE = 5_000
+# The actor of what the scheduler does (services.lifecycle.SYSTEM).
+SYSTEM_ACTOR = "system"
 
 
 @dataclass(frozen=True)
@@ -202,3 +204,83 @@ def load_per_user(
         .order_by(users.c.handle)
     )
     return [Load(*row) for row in rows]
+
+
+def policy_closes(conn: Connection, since: datetime, until: datetime) -> dict[str, int]:
+    """Requests a policy closed in [since, until], by resolution (``ix_requests_resolved_at``)."""
+    rows = conn.execute(
+        select(requests.c.resolution, func.count())
+        .where(_resolved_between(since, until))
+        .where(requests.c.resolution.in_([r.value for r in BY_POLICY]))
+        .group_by(requests.c.resolution)
+    )
+    return {resolution: count for resolution, count in rows}
+
+
+def answered_late(conn: Connection, since: datetime, until: datetime) -> int:
+    """Requests answered in [since, until] after the deadline in force when answered: the
+    window's answers from ``ix_requests_resolved_at``, their deadline read from the row."""
+    count: int = conn.execute(
+        select(func.count()).where(
+            _resolved_between(since, until),
+            requests.c.resolution == Resolution.RESPONDED.value,
+            requests.c.due_at.is_not(None),
+            requests.c.resolved_at > requests.c.due_at,
+        )
+    ).scalar_one()
+    return count
+
+
+def _events_between(since: datetime, until: datetime, *types: EventType) -> Any:
+    return and_(
+        events.c.type.in_([t.value for t in types]), events.c.at >= since, events.c.at <= until
+    )
+
+
+def escalation_reasons(
+    conn: Connection, since: datetime, until: datetime, limit: int = 10
+) -> list[tuple[str, int]]:
+    """The reasons of the escalations in [since, until], most frequent first
+    (``ix_events_type_at``: only the window's escalation events are read)."""
+    reason = func.coalesce(events.c.reason, "unknown")
+    rows = conn.execute(
+        select(reason, func.count().label("n"))
+        .where(_events_between(since, until, EventType.ESCALATED))
+        .group_by(reason)
+        .order_by(literal_column("n").desc(), reason)
+        .limit(limit)
+    )
+    return [(text, count) for text, count in rows]
+
+
+def timeout_steps(conn: Connection, since: datetime, until: datetime) -> dict[str, int]:
+    """Escalation steps the system took in [since, until] (a deadline passed), by event
+    type: escalated, queued. Escalations a person asked for are not counted."""
+    rows = conn.execute(
+        select(events.c.type, func.count())
+        .where(_events_between(since, until, EventType.ESCALATED, EventType.QUEUED))
+        .where(events.c.actor == SYSTEM_ACTOR)
+        .group_by(events.c.type)
+    )
+    return {kind: count for kind, count in rows}
+
+
+def _day(dialect: str) -> Any:
+    if dialect == "postgresql":
+        return func.to_char(func.timezone("UTC", requests.c.created_at), "YYYY-MM-DD")
+    return func.substr(requests.c.created_at, 1, 10)  # stored as ISO text, in UTC
+
+
+def escalations_per_day(
+    conn: Connection, since: datetime, until: datetime
+) -> list[tuple[str, int, int]]:
+    """(UTC day, created, escalated) for each day of [since, until] that has requests,
+    from ``ix_requests_created_at_level``."""
+    day = _day(conn.dialect.name)
+    rows = conn.execute(
+        select(day, func.count(), func.coalesce(func.sum(case((requests.c.level > 0, 1))), 0))
+        .where(requests.c.created_at >= since, requests.c.created_at <= until)
+        .group_by(day)
+        .order_by(day)
+    )
+    return [(str(d), created, int(escalated)) for d, created, escalated in rows]
