@@ -248,8 +248,9 @@ class AlertService:
         unit = rules.METRICS[alert.metric].unit
         shown = rules.describe(unit, value)
         verb = "is firing" if kind == AlertEventType.FIRED else "recovered"
+        measured = f"is {shown}" if value is not None else "has no data"
         text = (
-            f"Inloop alert {alert.name} {verb}: {alert.metric} is {shown} over the last "
+            f"Inloop alert {alert.name} {verb}: {alert.metric} {measured} over the last "
             f"{alert.window} (rule: {alert.rule}), at {now.isoformat()}."
         )
         event = {
