@@ -14,6 +14,8 @@ from inloop._version import __version__
 from inloop.cli import channels, handoff, identity, passwords, requests, runs, workflows
 from inloop.cli._context import Settings
 from inloop.cli.ask import ask
+from inloop.cli.monitoring import alerts as alerts_cli
+from inloop.cli.monitoring import stats as stats_command
 from inloop.cli.server import register
 from inloop.client._base import DEFAULT_URL
 
@@ -66,6 +68,8 @@ app.add_typer(identity.keys, name="keys")
 app.add_typer(channels.channels, name="channels")
 app.add_typer(channels.deliveries, name="deliveries")
 app.add_typer(handoff.app, name="handoff")
+app.command("stats")(stats_command)
+app.add_typer(alerts_cli, name="alerts")
 register(app)
 
 
