@@ -7,10 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
+from inloop.domain.monitoring import Stats
 from inloop.server.api.deps import ServicesDep
 from inloop.server.desk import charts
 from inloop.server.desk.auth import DeskRoute, DeskUser, render
-from inloop.server.services.stats import DEFAULT_WINDOW, Stats
+from inloop.server.services.stats import DEFAULT_WINDOW
 
 router = APIRouter(route_class=DeskRoute)
 WINDOWS = {"24h": "24 hours", "7d": "7 days", "30d": "30 days"}
@@ -86,7 +87,76 @@ def figures(stats: Stats) -> dict[str, charts.Chart]:
         value_label="open assigned",
         limit_label="capacity",
     )
-    return {"open": open_chart, "times": times_chart, "rates": rates_chart, "load": load_chart}
+    return {
+        "open": open_chart,
+        "times": times_chart,
+        "rates": rates_chart,
+        "load": load_chart,
+        **monitoring_figures(stats, period),
+    }
+
+
+def monitoring_figures(stats: Stats, period: str) -> dict[str, charts.Chart]:
+    """Escalation rate per day, top reasons, SLA breaches and timeouts by action."""
+    days = stats.per_day
+    trend = charts.column_chart(
+        "chart-trend",
+        f"Escalation rate per day, last {period}",
+        "Requests created each UTC day that were escalated at least once, out of those "
+        "created that day: "
+        + "; ".join(
+            f"{d.day:%b %d} {charts.percent(d.rate)} ({d.escalated} of {d.created})"
+            for d in days
+            if d.rate is not None
+        )
+        + ("." if any(d.rate is not None for d in days) else "no requests in this period."),
+        [f"{d.day:%m-%d}" for d in days],
+        [charts.Series("escalation rate", [d.rate or 0.0 for d in days])],
+        charts.percent,
+        label_every=max(1, len(days) // 8),
+        scale_max=1.0,
+    )
+    reasons = [charts.Bar(r.reason, r.count) for r in stats.top_reasons]
+    reasons_chart = charts.bar_chart(
+        "chart-reasons",
+        f"Top escalation reasons, last {period}",
+        "How often each reason was given for an escalation: "
+        + ("; ".join(f"{r.reason}: {r.count}" for r in stats.top_reasons) or "none")
+        + ".",
+        reasons,
+        value_label="escalations",
+        label_chars=44,
+    )
+    breaches = stats.sla_breaches
+    sla = (
+        [
+            charts.Bar("answered late", breaches.answered_late,
+                       note=f"of {breaches.out_of} resolved"),
+            charts.Bar("timed out", breaches.timed_out, note=f"of {breaches.out_of} resolved"),
+        ]
+        if breaches is not None
+        else []
+    )  # fmt: skip
+    sla_chart = charts.bar_chart(
+        "chart-sla",
+        f"SLA breaches, last {period}",
+        "Requests resolved in the period that missed their deadline: answered by a human "
+        "after it, or closed by a policy when it passed. "
+        + "; ".join(f"{b.label}: {charts.plain(b.value)} ({b.note})" for b in sla),
+        sla,
+        value_label="requests",
+    )
+    actions = [charts.Bar(a.action.replace("_", " "), a.count) for a in stats.timeouts_by_action]
+    actions_chart = charts.bar_chart(
+        "chart-actions",
+        f"Timeouts by action, last {period}",
+        "What passed deadlines led to: escalation steps taken (escalated, queued) and "
+        "requests a policy closed. "
+        + "; ".join(f"{b.label}: {charts.plain(b.value)}" for b in actions),
+        actions,
+        value_label="timeouts",
+    )
+    return {"trend": trend, "reasons": reasons_chart, "sla": sla_chart, "actions": actions_chart}
 
 
 def tiles(stats: Stats) -> list[tuple[str, str, str]]:
@@ -98,6 +168,7 @@ def tiles(stats: Stats) -> list[tuple[str, str, str]]:
         ("p50", "Median answer", charts.duration(p50) if p50 is not None else "none"),
         ("timeouts", "Timeout rate", _rate(stats.timeouts.rate)),
         ("escalations", "Escalation rate", _rate(stats.escalations.rate)),
+        ("sla", "SLA breaches", _rate(stats.sla_breaches.rate if stats.sla_breaches else None)),
     ]
 
 
