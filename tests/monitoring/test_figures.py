@@ -49,7 +49,7 @@ async def test_the_window_moves_with_the_clock(
     await seed(api, services, clock)
     clock.advance(days=1)
     for _ in range(2):
-        request = await create(
+        await create(
             api, timeout="1h", escalation={"action": "escalate", "to": "role:manager"}
         )
         clock.advance(minutes=1)
