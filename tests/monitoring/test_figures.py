@@ -49,9 +49,7 @@ async def test_the_window_moves_with_the_clock(
     await seed(api, services, clock)
     clock.advance(days=1)
     for _ in range(2):
-        await create(
-            api, timeout="1h", escalation={"action": "escalate", "to": "role:manager"}
-        )
+        await create(api, timeout="1h", escalation={"action": "escalate", "to": "role:manager"})
         clock.advance(minutes=1)
     clock.advance(hours=1)
     await services.scheduler.run_due()
