@@ -18,6 +18,7 @@ from benchmarks import (
     dashboard,
     desk,
     listing,
+    metrics_scrape,
     relay,
     round_trip,
     routing_bench,
@@ -49,6 +50,8 @@ class Sizes:
     when_calls: int = 200_000
     relay_conversations: int = 200
     relay_total: int = 5000
+    metrics_size: int = 100_000
+    metrics_calls: int = 100
 
 
 FULL = Sizes()
@@ -68,6 +71,8 @@ QUICK = Sizes(
     when_calls=20_000,
     relay_conversations=20,
     relay_total=300,
+    metrics_size=5000,
+    metrics_calls=20,
 )
 
 
@@ -215,6 +220,23 @@ def run_relay(backend: str, workdir: Path, sizes: Sizes) -> list[Metric]:
         )  # fmt: skip
 
 
+def run_metrics(backend: str, workdir: Path, sizes: Sizes) -> list[Metric]:
+    seconds = 0.0
+
+    def seed(url: str) -> None:
+        nonlocal seconds
+        started = time.perf_counter()
+        metrics_scrape.seed(url, sizes.metrics_size)
+        seconds = time.perf_counter() - started
+
+    key = metrics_scrape.seed_key(sizes.metrics_size)
+    with seeded_database(backend, workdir, RESULTS / "cache", key, seed) as url:
+        return metrics_scrape.scrape_metrics(
+            backend, url, workdir, size=sizes.metrics_size, calls=sizes.metrics_calls,
+            seed_seconds=seconds,
+        )  # fmt: skip
+
+
 BENCHMARKS: dict[str, Callable[[str, Path, Sizes], list[Metric]]] = {
     "service_round_trip": run_service,
     "http_round_trip": run_http,
@@ -228,6 +250,7 @@ BENCHMARKS: dict[str, Callable[[str, Path, Sizes], list[Metric]]] = {
     "workflow_runs": run_workflows,
     "when_eval": run_when,
     "message_relay": run_relay,
+    "metrics_scrape": run_metrics,
 }
 
 
