@@ -220,3 +220,31 @@ async def test_crud_and_who_may(api: httpx.AsyncClient, services: Services) -> N
     trail = (await api.get(f"/v1/alerts/{made['id']}/events")).json()["items"]
     assert [e["type"] for e in trail] == ["created", "updated", "deleted"]
     assert (await api.get("/v1/alerts/alr_nothing/events")).status_code == 404
+
+
+async def test_the_loop_in_serve_evaluates_due_rules_when_it_starts(
+    api: httpx.AsyncClient, services: Services, clock: FakeClock
+) -> None:
+    """The evaluator started with the server judges a due rule at once, then waits a
+    period (on the real clock; the fake one does not move)."""
+    await channels(api)
+    made = await alert(api)
+    await escalate(api, 1)
+    passes: list[list[Any]] = []
+    evaluated = asyncio.Event()
+    original = services.alerts.evaluate
+
+    async def counted() -> list[Any]:
+        found = await original()
+        passes.append(found)
+        evaluated.set()
+        return found
+
+    services.alerts.evaluate = counted  # type: ignore[method-assign]
+    await services.alerts.start()
+    try:
+        await asyncio.wait_for(evaluated.wait(), 10)
+    finally:
+        await services.alerts.stop()
+    assert [[e.changed for e in p] for p in passes] == [["fired"]]
+    assert (await api.get(f"/v1/alerts/{made['id']}")).json()["state"] == "firing"
