@@ -5,7 +5,6 @@ escalations step in, and how loaded each human is. Read-only."""
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection
@@ -75,17 +74,25 @@ class StatsService:
         since = until - span
         # Independent reads run side by side on the read pool (separate connections), so
         # the page waits for the slowest figure rather than for their sum.
-        counts, (closed, percentiles), (created, escalated), load, extra = await asyncio.gather(
+        (
+            counts,
+            (closed, percentiles),
+            (created, escalated),
+            load,
+            events,
+            per_day,
+        ) = await asyncio.gather(
             self.db.read(sql.open_counts),
             self._response_times(since, until),
             self.db.read(sql.escalations, since, until),
             self.db.read(sql.load_per_user, since, until, only),
-            self.db.read(_extra, since, until),
+            self.db.read(_from_events, since, until),
+            self.db.read(sql.escalations_per_day, since, until),
         )
+        reasons, steps = events
         (p50, p90, p99), read = percentiles
         open_ = _by_priority(counts)
-        timed_out = sum(extra.closes.values())
-        late = extra.late
+        timed_out, late = closed.by_policy, closed.late
         return Stats(
             window=window,
             since=since,
@@ -111,7 +118,7 @@ class StatsService:
                 )
                 for row in load
             ],
-            top_reasons=[ReasonCount(reason=r, count=n) for r, n in extra.reasons],
+            top_reasons=[ReasonCount(reason=r, count=n) for r, n in reasons],
             sla_breaches=SlaBreaches(
                 answered_late=late,
                 timed_out=timed_out,
@@ -120,10 +127,9 @@ class StatsService:
                 rate=(late + timed_out) / closed.resolved if closed.resolved else None,
             ),
             timeouts_by_action=[
-                ActionCount(action=a, count=extra.steps.get(a, extra.closes.get(a, 0)))
-                for a in ACTIONS
+                ActionCount(action=a, count=steps.get(a, closed.closes.get(a, 0))) for a in ACTIONS
             ],
-            per_day=_days(since, until, extra.per_day),
+            per_day=_days(since, until, per_day),
         )
 
     async def _response_times(
@@ -158,23 +164,13 @@ def _rate(count: int, out_of: int) -> Rate:
     return Rate(count=count, out_of=out_of, rate=count / out_of if out_of else None)
 
 
-@dataclass(frozen=True)
-class _Extra:
-    closes: dict[str, int]
-    late: int
-    reasons: list[tuple[str, int]]
-    steps: dict[str, int]
-    per_day: list[tuple[str, int, int]]
-
-
-def _extra(conn: Connection, since: datetime, until: datetime) -> _Extra:
-    """The smaller figures, one after another on one connection of the read pool."""
-    return _Extra(
-        closes=sql.policy_closes(conn, since, until),
-        late=sql.answered_late(conn, since, until),
-        reasons=sql.escalation_reasons(conn, since, until, TOP_REASONS),
-        steps=sql.timeout_steps(conn, since, until),
-        per_day=sql.escalations_per_day(conn, since, until),
+def _from_events(
+    conn: Connection, since: datetime, until: datetime
+) -> tuple[list[tuple[str, int]], dict[str, int]]:
+    """The figures read from audit events (``ix_events_type_at``), on one connection."""
+    return (
+        sql.escalation_reasons(conn, since, until, TOP_REASONS),
+        sql.timeout_steps(conn, since, until),
     )
 
 

@@ -223,6 +223,7 @@ Index(
     requests.c.resolved_at,
     requests.c.resolution,
     requests.c.created_at,
+    requests.c.due_at,  # migration 0010: late answers (SLA breaches) from the index alone
 )
 Index(
     "ix_requests_resolved_by",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -82,11 +82,14 @@ def _seconds_to_answer(dialect: str) -> Any:
 
 @dataclass(frozen=True)
 class Closed:
-    """The requests closed in a window: one aggregate pass over ``ix_requests_resolved_at``."""
+    """The requests closed in a window: one aggregate pass over ``ix_requests_resolved_at``
+    (which holds the deadline too, so late answers are counted from the index alone)."""
 
     resolved: int  # answered by a human or closed by a policy (not cancelled, transferred)
     by_policy: int
     answered: int
+    late: int = 0  # answered after the deadline in force when answered
+    closes: dict[str, int] = field(default_factory=dict)  # by_policy, by resolution
 
 
 def closed_between(conn: Connection, since: datetime, until: datetime) -> Closed:
@@ -94,12 +97,30 @@ def closed_between(conn: Connection, since: datetime, until: datetime) -> Closed
         matches = requests.c.resolution.in_([r.value for r in resolutions])
         return func.coalesce(func.sum(case((matches, 1))), 0)
 
-    resolved, by_policy, answered = conn.execute(
-        select(func.count(), counting(*BY_POLICY), counting(Resolution.RESPONDED))
+    late = func.coalesce(
+        func.sum(
+            case(
+                (
+                    and_(
+                        requests.c.resolution == Resolution.RESPONDED.value,
+                        requests.c.due_at.is_not(None),
+                        requests.c.resolved_at > requests.c.due_at,
+                    ),
+                    1,
+                )
+            )
+        ),
+        0,
+    )
+    resolved, answered, late_count, *by_kind = conn.execute(
+        select(
+            func.count(), counting(Resolution.RESPONDED), late, *(counting(r) for r in BY_POLICY)
+        )
         .where(_resolved_between(since, until))
         .where(requests.c.resolution.in_([r.value for r in RESOLVED]))
     ).one()
-    return Closed(resolved, int(by_policy), int(answered))
+    closes = {r.value: int(n) for r, n in zip(BY_POLICY, by_kind, strict=True)}
+    return Closed(resolved, sum(closes.values()), int(answered), int(late_count), closes)
 
 
 def escalations(conn: Connection, since: datetime, until: datetime) -> tuple[int, int]:
@@ -204,31 +225,6 @@ def load_per_user(
         .order_by(users.c.handle)
     )
     return [Load(*row) for row in rows]
-
-
-def policy_closes(conn: Connection, since: datetime, until: datetime) -> dict[str, int]:
-    """Requests a policy closed in [since, until], by resolution (``ix_requests_resolved_at``)."""
-    rows = conn.execute(
-        select(requests.c.resolution, func.count())
-        .where(_resolved_between(since, until))
-        .where(requests.c.resolution.in_([r.value for r in BY_POLICY]))
-        .group_by(requests.c.resolution)
-    )
-    return {resolution: count for resolution, count in rows}
-
-
-def answered_late(conn: Connection, since: datetime, until: datetime) -> int:
-    """Requests answered in [since, until] after the deadline in force when answered: the
-    window's answers from ``ix_requests_resolved_at``, their deadline read from the row."""
-    count: int = conn.execute(
-        select(func.count()).where(
-            _resolved_between(since, until),
-            requests.c.resolution == Resolution.RESPONDED.value,
-            requests.c.due_at.is_not(None),
-            requests.c.resolved_at > requests.c.due_at,
-        )
-    ).scalar_one()
-    return count
 
 
 def _events_between(since: datetime, until: datetime, *types: EventType) -> Any:

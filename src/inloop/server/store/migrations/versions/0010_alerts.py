@@ -1,4 +1,5 @@
-"""Monitoring and alerts: alert rules, their audit trail, an index on events by type and time.
+"""Monitoring and alerts: alert rules, their audit trail, events indexed by type and time,
+the deadline in the closed-requests index.
 
 Revision ID: 0010
 Revises: 0008
@@ -25,6 +26,14 @@ def _time(name: str, nullable: bool = True) -> sa.Column[object]:
 def upgrade() -> None:
     with op.batch_alter_table("events", schema=None) as batch_op:
         batch_op.create_index("ix_events_type_at", ["type", "at"], unique=False)
+    # The deadline joins the closed-requests index, so late answers count from it alone.
+    with op.batch_alter_table("requests", schema=None) as batch_op:
+        batch_op.drop_index("ix_requests_resolved_at")
+        batch_op.create_index(
+            "ix_requests_resolved_at",
+            ["resolved_at", "resolution", "created_at", "due_at"],
+            unique=False,
+        )
 
     op.create_table(
         "alert_rules",
@@ -91,5 +100,10 @@ def downgrade() -> None:
     with op.batch_alter_table("alert_rules", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_alert_rules_enabled_next_eval_at"))
     op.drop_table("alert_rules")
+    with op.batch_alter_table("requests", schema=None) as batch_op:
+        batch_op.drop_index("ix_requests_resolved_at")
+        batch_op.create_index(
+            "ix_requests_resolved_at", ["resolved_at", "resolution", "created_at"], unique=False
+        )
     with op.batch_alter_table("events", schema=None) as batch_op:
         batch_op.drop_index("ix_events_type_at")
