@@ -7,8 +7,11 @@ The SDK (this package's top level) needs only httpx and pydantic; the server liv
 from inloop._version import __version__
 from inloop.client import AsyncClient, Client
 from inloop.client._conversations import NULL, ConfigurationOverrides
+from inloop.domain.agent_sessions import AgentSession, SessionContext, SessionEvent, Turn
+from inloop.domain.confirmations import Confirmation, ConfirmationKind, ConfirmationStatus
 from inloop.domain.conversations import Conversation, ConversationEvent, Message
 from inloop.domain.handoffs import EndReason, HandoffSession
+from inloop.domain.tickets import Ticket, TicketPriority, TicketRules, TicketStatus
 from inloop.errors import (
     APIError,
     AuthenticationError,
@@ -19,6 +22,7 @@ from inloop.errors import (
     NoAnswerError,
     NotFoundError,
     PermissionDeniedError,
+    RateLimitError,
     ServerError,
     TransportError,
     UsageError,
@@ -101,6 +105,7 @@ __all__ = [
     "Agent",
     "AgentDefinitionError",
     "AgentEvent",
+    "AgentSession",
     "Answer",
     "ApiKey",
     "ApprovalDenied",
@@ -113,6 +118,9 @@ __all__ = [
     "BotInTheLoopResponseEvent",
     "Client",
     "ConfigurationOverrides",
+    "Confirmation",
+    "ConfirmationKind",
+    "ConfirmationStatus",
     "ConflictError",
     "Context",
     "Conversation",
@@ -155,6 +163,7 @@ __all__ = [
     "Page",
     "PermissionDeniedError",
     "Priority",
+    "RateLimitError",
     "Request",
     "Resolution",
     "RunCancelledError",
@@ -162,13 +171,20 @@ __all__ = [
     "RunHandle",
     "Scope",
     "ServerError",
+    "SessionContext",
+    "SessionEvent",
     "SlackConfig",
     "StartEvent",
     "Status",
     "StopEvent",
     "Team",
     "TeamsConfig",
+    "Ticket",
+    "TicketPriority",
+    "TicketRules",
+    "TicketStatus",
     "TransportError",
+    "Turn",
     "UsageError",
     "User",
     "UserMessageEvent",

@@ -10,6 +10,7 @@
     │   ├── NotFoundError           404: no such request, user, team or key
     │   ├── ConflictError           409: already answered, a reused idempotency key, a duplicate
     │   ├── InvalidError            422: a field or an answer that does not fit
+    │   ├── RateLimitError          429: too soon; ``retry_after`` says how long to wait
     │   └── ServerError             5xx: the server failed
     ├── NoAnswerError               the request closed without an answer (.request)
     └── WaitTimeoutError            the caller's wait deadline passed; still open (.request)
@@ -35,6 +36,7 @@ __all__ = [
     "NoAnswerError",
     "NotFoundError",
     "PermissionDeniedError",
+    "RateLimitError",
     "ServerError",
     "TransportError",
     "UsageError",
@@ -105,6 +107,17 @@ class InvalidError(APIError):
     """422: a field, or an answer, does not fit; ``field`` says which."""
 
 
+class RateLimitError(APIError):
+    """429: too soon (a resend within its interval); ``retry_after`` is in seconds."""
+
+    @property
+    def retry_after(self) -> int | None:
+        for detail in self.details or []:
+            if isinstance(detail, dict) and detail.get("path") == "retry_after":
+                return int(detail["message"])
+        return None
+
+
 class ServerError(APIError):
     """5xx: the server failed; retrying later may help."""
 
@@ -116,6 +129,7 @@ _BY_STATUS: dict[int, type[APIError]] = {
     404: NotFoundError,
     409: ConflictError,
     422: InvalidError,
+    429: RateLimitError,
 }
 
 

@@ -12,14 +12,17 @@ import httpx
 from pydantic import BaseModel
 
 from inloop.client import _calls as calls
+from inloop.client._agent_sessions import AsyncSessions
 from inloop.client._base import DEFAULT_TIMEOUT, BaseClient, CreateOptions, RequestFilters
 from inloop.client._channels import AsyncChannels
+from inloop.client._confirmations import AsyncConfirmations
 from inloop.client._conversations import AsyncConversations, AsyncHandoff
 from inloop.client._identity import AsyncIdentity
 from inloop.client._monitoring import AsyncMonitoring
 from inloop.client._routing import AsyncRouting
 from inloop.client._runs import AsyncRuns
 from inloop.client._sse import SSEDecoder
+from inloop.client._tickets import AsyncTickets
 from inloop.client._workflows import AsyncWorkflows
 from inloop.models import Answer, Event, Health, Kind, Option, Page, Priority, Request, Status
 
@@ -64,6 +67,21 @@ class AsyncClient(
     def runs(self) -> AsyncRuns:
         """Durable agent runs: start, list, get, cancel, wait (see inloop.runtime)."""
         return AsyncRuns(self._send)
+
+    @property
+    def sessions(self) -> AsyncSessions:
+        """Agent sessions (seed 004): state with reasoning, turns, history."""
+        return AsyncSessions(self._send)
+
+    @property
+    def tickets(self) -> AsyncTickets:
+        """Handoff tickets (seed 004's escalate_to_human) and their priority rules."""
+        return AsyncTickets(self._send)
+
+    @property
+    def confirmations(self) -> AsyncConfirmations:
+        """End-user confirmations: yes/no, or a code by email and SMS (multi-factor)."""
+        return AsyncConfirmations(self._send)
 
     @property
     def workflows(self) -> AsyncWorkflows:

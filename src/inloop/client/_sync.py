@@ -12,14 +12,17 @@ import httpx
 from pydantic import BaseModel
 
 from inloop.client import _calls as calls
+from inloop.client._agent_sessions import Sessions
 from inloop.client._base import DEFAULT_TIMEOUT, BaseClient, CreateOptions, RequestFilters
 from inloop.client._channels import SyncChannels
+from inloop.client._confirmations import Confirmations
 from inloop.client._conversations import Conversations, SyncHandoff
 from inloop.client._identity import SyncIdentity
 from inloop.client._monitoring import SyncMonitoring
 from inloop.client._routing import SyncRouting
 from inloop.client._runs import Runs
 from inloop.client._sse import SSEDecoder
+from inloop.client._tickets import Tickets
 from inloop.client._workflows import Workflows
 from inloop.models import Answer, Event, Health, Kind, Option, Page, Priority, Request, Status
 
@@ -60,6 +63,21 @@ class Client(SyncHandoff, SyncRouting, SyncIdentity, SyncChannels, SyncMonitorin
     def runs(self) -> Runs:
         """Durable agent runs: start, list, get, cancel, wait (see inloop.runtime)."""
         return Runs(self._send)
+
+    @property
+    def sessions(self) -> Sessions:
+        """Agent sessions (seed 004): state with reasoning, turns, history."""
+        return Sessions(self._send)
+
+    @property
+    def tickets(self) -> Tickets:
+        """Handoff tickets (seed 004's escalate_to_human) and their priority rules."""
+        return Tickets(self._send)
+
+    @property
+    def confirmations(self) -> Confirmations:
+        """End-user confirmations: yes/no, or a code by email and SMS (multi-factor)."""
+        return Confirmations(self._send)
 
     @property
     def workflows(self) -> Workflows:

@@ -5,7 +5,8 @@
     ├── NotFoundError           no such thing (404)
     ├── ConflictError           the state forbids it: a second answer, a reused key (409)
     ├── AuthenticationError     no valid credentials (401)
-    └── PermissionDeniedError   valid credentials, not allowed (403)
+    ├── PermissionDeniedError   valid credentials, not allowed (403)
+    └── RateLimitedError        too soon: try again in ``retry_after`` seconds (429)
 
 The server maps these to HTTP in one place (``inloop.server.api.errors``).
 """
@@ -45,3 +46,14 @@ class AuthenticationError(DomainError):
 
 class PermissionDeniedError(DomainError):
     code = "forbidden"
+
+
+class RateLimitedError(DomainError):
+    code = "rate_limited"
+
+    def __init__(
+        self, message: str, *, retry_after: int, field: str | None = None, code: str | None = None
+    ) -> None:
+        super().__init__(message, field=field, code=code)
+        self.retry_after = retry_after
+        self.details = [{"path": "retry_after", "message": str(retry_after)}]

@@ -10,15 +10,18 @@ from fastapi.responses import Response
 
 from inloop._version import __version__
 from inloop.server import chat, desk
+from inloop.server.api import agent_sessions as agent_sessions_api
 from inloop.server.api import alerts as alerts_api
 from inloop.server.api import assignment, errors, events, identity, requests, runs
 from inloop.server.api import channels as channels_api
+from inloop.server.api import confirmations as confirmations_api
 from inloop.server.api import conversations as conversations_api
 from inloop.server.api import deliveries as deliveries_api
 from inloop.server.api import handoff as handoff_api
 from inloop.server.api import hooks as hooks_api
 from inloop.server.api import metrics as metrics_api
 from inloop.server.api import stats as stats_api
+from inloop.server.api import tickets as tickets_api
 from inloop.server.api import workflows as workflows_api
 from inloop.server.api.deps import ServicesDep, json
 from inloop.server.api.limits import BodyLimit
@@ -79,6 +82,9 @@ def create_app(
     app.include_router(conversations_api.router)
     app.include_router(handoff_api.router)
     app.include_router(chat.router)
+    app.include_router(agent_sessions_api.router)
+    app.include_router(tickets_api.router)
+    app.include_router(confirmations_api.router)
     app.include_router(alerts_api.router)
     app.include_router(metrics_api.router)
 

@@ -17,6 +17,7 @@ from inloop.domain.errors import (
     InvalidError,
     NotFoundError,
     PermissionDeniedError,
+    RateLimitedError,
 )
 from inloop.server.secrets import SecretKeyError
 
@@ -28,6 +29,7 @@ STATUS = {
     ConflictError: 409,
     AuthenticationError: 401,
     PermissionDeniedError: 403,
+    RateLimitedError: 429,
 }
 
 
@@ -51,6 +53,8 @@ def install(app: FastAPI) -> None:
 async def _domain(_: Request, exc: DomainError) -> JSONResponse:
     status = next((s for cls, s in STATUS.items() if isinstance(exc, cls)), 400)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if isinstance(exc, RateLimitedError):
+        headers = {"Retry-After": str(exc.retry_after)}
     return JSONResponse(
         error_body(exc.code, exc.message, exc.field, exc.details), status, headers=headers
     )

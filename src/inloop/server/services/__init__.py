@@ -10,12 +10,14 @@ from pathlib import Path
 from inloop.domain.durations import parse_duration
 from inloop.server.config import Settings
 from inloop.server.secrets import Keyring, default_key_file
+from inloop.server.services.agent_sessions import AgentSessionService
 from inloop.server.services.alerts import AlertService
 from inloop.server.services.answer_codes import AnswerCodes, card_extras
 from inloop.server.services.assignment import AssignmentService
 from inloop.server.services.channels import ChannelService
 from inloop.server.services.chatlog import ChatLog, ConversationHub
 from inloop.server.services.clock import Clock, SystemClock
+from inloop.server.services.confirmations import EXPIRY_TIMER, ConfirmationService
 from inloop.server.services.consults import CONSULT_TIMER, ConsultService
 from inloop.server.services.conversations import ConversationService
 from inloop.server.services.deliveries import DeliveryService
@@ -42,6 +44,7 @@ from inloop.server.services.sms_inbound import SmsInbound
 from inloop.server.services.stats import StatsService
 from inloop.server.services.summaries import ExtractiveSummary
 from inloop.server.services.teams_inbound import TeamsInbound
+from inloop.server.services.tickets import TicketService
 from inloop.server.services.webhook_inbound import WebhookInbound
 from inloop.server.services.workflows import WorkflowService
 from inloop.server.store.database import Database
@@ -82,6 +85,10 @@ class Services:
     handoffs: HandoffService
     consults: ConsultService
     provider_dispatcher: ProviderDispatcher
+    # Agent sessions, handoff tickets, confirmations (issue 9)
+    agent_sessions: AgentSessionService
+    tickets: TicketService
+    confirmations: ConfirmationService
     # Monitoring and alerts (issue 9)
     alerts: AlertService
     metrics: MetricsService
@@ -134,6 +141,9 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     provider_dispatcher = ProviderDispatcher(db, clock, handoffs)
     handoffs.providers["webhook"] = WebhookProvider(provider_dispatcher.wake)
     handoffs.providers["zendesk"] = ZendeskProvider(provider_dispatcher.wake)
+    agent_sessions = AgentSessionService(db, clock)
+    confirmations = ConfirmationService(db, clock, agent_sessions, deliveries, keyring)
+    scheduler.handlers[EXPIRY_TIMER] = confirmations.expiry_timer
     stats = StatsService(db, clock, policy)
     alerts = AlertService(
         db, clock, stats, channels, deliveries, interval=parse_duration(settings.alert_interval)
@@ -169,6 +179,9 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         handoffs=handoffs,
         consults=consults,
         provider_dispatcher=provider_dispatcher,
+        agent_sessions=agent_sessions,
+        tickets=TicketService(db, clock, agent_sessions, requests),
+        confirmations=confirmations,
         alerts=alerts,
         metrics=MetricsService(db, stats, cache=settings.metrics_cache),
     )

@@ -560,6 +560,99 @@ handoff_settings = Table(
     Column("value", Json),
 )
 
+# --- Agent sessions, handoff tickets, confirmations (issue 9, migration 0009) -----------
+# An agent's session (seed 004's sb.sessions; not the desk's sign-in sessions): its state,
+# written under a row lock; its history (state changes, turns, escalations, confirmation
+# steps) in write order; the handoff tickets opened from it; its confirmations.
+agent_sessions = Table(
+    "agent_sessions",
+    metadata,
+    Column("id", String(200), primary_key=True),
+    Column("state", Json, nullable=False),
+    Column("metadata", Json, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("escalated", Boolean, nullable=False),
+    Column("created_by", String(200), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index(None, "created_at"),
+    Index(None, "created_by", "created_at"),
+)
+
+agent_session_events = Table(
+    "agent_session_events",
+    metadata,
+    Column("id", EventId, primary_key=True, autoincrement=True),
+    Column("session_id", String(200), ForeignKey("agent_sessions.id"), nullable=False),
+    Column("type", String(20), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("reasoning", Text),
+    Column("data", Json, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index(None, "session_id", "type", "id"),
+    Index(None, "type", "created_at"),
+)
+
+# The ticket's number ("#12") is its row id, so two tickets opened at once never share one.
+tickets = Table(
+    "tickets",
+    metadata,
+    Column("number", EventId, primary_key=True, autoincrement=True),
+    Column("id", String(40), nullable=False, unique=True),
+    Column("session_id", String(200), ForeignKey("agent_sessions.id"), nullable=False),
+    Column("conversation_id", String(120)),
+    Column("request_id", String(40), ForeignKey("requests.id")),  # set once it exists
+    Column("reason", Text, nullable=False),
+    Column("priority", String(10), nullable=False),
+    Column("rule", String(100)),
+    Column("history", Json, nullable=False),
+    Column("state", Json, nullable=False),
+    Column("metadata", Json, nullable=False),
+    Column("action", Json),
+    Column("created_by", String(200), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index(None, "session_id", "number"),
+    Index(None, "created_at"),
+    Index(None, "request_id"),
+)
+
+ticket_settings = Table(
+    "ticket_settings",
+    metadata,
+    Column("key", String(100), primary_key=True),
+    Column("value", Json, nullable=False),
+    Column("updated_by", String(200), nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# The action waiting on the end user, byte-exact (canonical JSON) with its sha256; a code
+# only as HMAC-SHA256 under a key derived from the server key, never in plain text.
+confirmations = Table(
+    "confirmations",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("session_id", String(200), ForeignKey("agent_sessions.id"), nullable=False),
+    Column("kind", String(10), nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("action_json", Text, nullable=False),
+    Column("action_digest", String(64), nullable=False),
+    Column("reason", Text),
+    Column("code_hmac", String(64)),
+    Column("to_email", String(320)),
+    Column("to_phone", String(40)),
+    Column("attempts", Integer, nullable=False),
+    Column("max_attempts", Integer, nullable=False),
+    Column("resends", Integer, nullable=False),
+    Column("sent_at", UTCDateTime),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("created_by", String(200), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("decided_at", UTCDateTime),
+    Column("decided_by", String(200)),
+    Index(None, "session_id", "created_at"),
+    Index(None, "status", "expires_at"),
+)
+
 # --- Monitoring and alerts (server/store/alerts.py, stats.py), migration 0010 ---
 # The window's escalation and queueing events (top reasons, timeouts by action) are read
 # from this index alone, however many other events the store holds.
