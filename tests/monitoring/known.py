@@ -82,7 +82,7 @@ EXPECTED = {
         {"action": "auto_rejected", "count": 1},
     ],
     "top_reasons": [
-        {"reason": VIP_REASON, "count": 1},
-        {"reason": MANAGER_REASON, "count": 1},
+        {"reason": VIP_REASON, "count": 1, "source": "request"},
+        {"reason": MANAGER_REASON, "count": 1, "source": "request"},
     ],
 }

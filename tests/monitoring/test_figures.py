@@ -59,7 +59,7 @@ async def test_the_window_moves_with_the_clock(
     assert recent["top_reasons"] == [] and recent["sla_breaches"]["out_of"] == 0
     week = (await api.get("/v1/stats", params={"since": "7d"})).json()
     assert week["escalations"]["count"] == 4 and week["escalations"]["out_of"] == 9
-    assert week["top_reasons"][0] == {"reason": MANAGER_REASON, "count": 3}
+    assert week["top_reasons"][0] == {"reason": MANAGER_REASON, "count": 3, "source": "request"}
     assert [d["escalated"] for d in week["per_day"][-3:]] == [2, 2, 0]
 
 

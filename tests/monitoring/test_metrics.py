@@ -57,7 +57,7 @@ async def test_the_exposition_parses_back_to_the_figures(
         labels = (("action", row["action"]), ("window", "1d"))
         assert got[("inloop_timeouts", labels)] == row["count"]
     for row in EXPECTED["top_reasons"]:  # type: ignore[attr-defined]
-        labels = (("reason", row["reason"]), ("window", "1d"))
+        labels = (("reason", row["reason"]), ("source", "request"), ("window", "1d"))
         assert got[("inloop_escalation_reasons", labels)] == row["count"]
     assert got[("inloop_user_answered", (("handle", "alice"), ("window", "1d")))] == 3
     assert got[("inloop_user_capacity", (("handle", "alice"),))] == 4

@@ -60,6 +60,13 @@ def show_stats(s: Stats) -> None:
     )
     headline = Table("Figure", "Value", "Of", title="Headline", title_justify="left")
     e, t, times = s.escalations, s.timeouts, s.response_times
+    sessions = s.session_escalations
+    if sessions.out_of:
+        headline.add_row(
+            "Session escalation rate",
+            _pct(sessions.rate),
+            f"{sessions.count} of {sessions.out_of} agent sessions escalated to a human",
+        )
     headline.add_row("Escalation rate", _pct(e.rate), f"{e.count} of {e.out_of} created")
     headline.add_row("Timeout rate", _pct(t.rate), f"{t.count} of {t.out_of} resolved")
     if s.sla_breaches is not None:
@@ -73,13 +80,17 @@ def show_stats(s: Stats) -> None:
     for name, value in (("p50", times.p50), ("p90", times.p90), ("p99", times.p99)):
         headline.add_row(f"Response {name}", _time(value), f"{times.answered} answered")
     headline.add_row("Open now", str(s.open_total), "")
+    opened = sum(t.count for t in s.tickets)
+    if opened:
+        by = ", ".join(f"{t.count} {t.priority}" for t in s.tickets if t.count)
+        headline.add_row("Handoff tickets", str(opened), by)
     console.print(headline)
 
-    reasons = Table("Reason", "Escalations", title="Top escalation reasons", title_justify="left")
+    reasons = Table("Reason", "Count", "From", title="Top escalation reasons", title_justify="left")
     for r in s.top_reasons:
-        reasons.add_row(escape(r.reason), str(r.count))
+        reasons.add_row(escape(r.reason), str(r.count), r.source)
     if not s.top_reasons:
-        reasons.add_row("(none in this period)", "")
+        reasons.add_row("(none in this period)", "", "")
     console.print(reasons)
 
     actions = Table("Action", "Count", title="Timeouts by action", title_justify="left")

@@ -40,6 +40,7 @@ METRICS: dict[str, Metric] = {
     m.name: m
     for m in (
         Metric("escalation_rate", "rate", "requests escalated at least once / created"),
+        Metric("session_escalation_rate", "rate", "agent sessions escalated to a human / created"),
         Metric("timeout_rate", "rate", "requests a policy closed / resolved"),
         Metric("sla_breach_rate", "rate", "requests answered late or timed out / resolved"),
         Metric("p50_response", "seconds", "median time to a human's answer"),
@@ -49,6 +50,7 @@ METRICS: dict[str, Metric] = {
         Metric("timeouts", "count", "requests a policy closed in the window"),
         Metric("sla_breaches", "count", "requests answered late or timed out in the window"),
         Metric("open_requests", "count", "requests open now (the window is not used)"),
+        Metric("tickets", "count", "handoff tickets opened in the window"),
     )
 }
 OPS = (">=", "<=", ">", "<")
@@ -198,6 +200,7 @@ def measure(metric: str, stats: Stats) -> float | None:
     breaches = stats.sla_breaches
     value: float | None = {
         "escalation_rate": stats.escalations.rate,
+        "session_escalation_rate": stats.session_escalations.rate,
         "timeout_rate": stats.timeouts.rate,
         "sla_breach_rate": breaches.rate if breaches else None,
         "p50_response": times.p50,
@@ -207,6 +210,7 @@ def measure(metric: str, stats: Stats) -> float | None:
         "timeouts": stats.timeouts.count,
         "sla_breaches": breaches.total if breaches else None,
         "open_requests": stats.open_total,
+        "tickets": sum(t.count for t in stats.tickets),
     }[metric]
     return value
 

@@ -8,6 +8,7 @@ alert rules read them. Shared here so both sides parse the same shapes.
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -54,6 +55,16 @@ class HumanLoad(BaseModel):
 
 class ReasonCount(BaseModel):
     reason: str
+    count: int
+    source: Literal["ticket", "request"] = Field(
+        default="request",
+        description="ticket: the reason a handoff ticket was opened with; request: the "
+        "reason of a request's escalation (a timeout's, or the one an escalation was given).",
+    )
+
+
+class PriorityCount(BaseModel):
+    priority: str
     count: int
 
 
@@ -104,10 +115,19 @@ class Stats(BaseModel):
     load: list[HumanLoad] = Field(
         description="Every enabled user, by handle (for a non-admin, only themselves)."
     )
+    session_escalations: Rate = Field(
+        default_factory=lambda: Rate(count=0, out_of=0, rate=None),
+        description="Seed 004's escalation rate: agent sessions created in the window that "
+        "were escalated to a human (a handoff ticket), out of all created in it.",
+    )
+    tickets: list[PriorityCount] = Field(
+        default_factory=list,
+        description="Handoff tickets opened in the window, by priority (urgent, high, normal).",
+    )
     top_reasons: list[ReasonCount] = Field(
         default_factory=list,
-        description="The most frequent reasons given for the escalations in the window, "
-        "most frequent first (at most 10).",
+        description="The most frequent reasons in the window, from handoff tickets and "
+        "requests' escalations, most frequent first (at most 10).",
     )
     sla_breaches: SlaBreaches | None = None
     timeouts_by_action: list[ActionCount] = Field(

@@ -57,6 +57,15 @@ def figures(stats: Stats) -> dict[str, charts.Chart]:
             note=f"{stats.escalations.count} of {stats.escalations.out_of} created",
         ),
     ]
+    sessions = stats.session_escalations
+    if sessions.out_of:
+        rates.append(
+            charts.Bar(
+                "sessions escalated",
+                sessions.rate or 0.0,
+                note=f"{sessions.count} of {sessions.out_of} agent sessions",
+            )
+        )
     rates_chart = charts.bar_chart(
         "chart-rates",
         f"Timeout and escalation rates, last {period}",
@@ -116,7 +125,10 @@ def monitoring_figures(stats: Stats, period: str) -> dict[str, charts.Chart]:
         label_every=max(1, len(days) // 8),
         scale_max=1.0,
     )
-    reasons = [charts.Bar(r.reason, r.count) for r in stats.top_reasons]
+    reasons = [
+        charts.Bar(r.reason, r.count, note="handoff ticket" if r.source == "ticket" else "request")
+        for r in stats.top_reasons
+    ]
     reasons_chart = charts.bar_chart(
         "chart-reasons",
         f"Top escalation reasons, last {period}",

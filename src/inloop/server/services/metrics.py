@@ -139,12 +139,36 @@ class _Figures(Collector):
         yield actions
         reasons = GaugeMetricFamily(
             "inloop_escalation_reasons",
-            "The window's most frequent escalation reasons (at most 10).",
-            labels=["window", "reason"],
+            "The window's most frequent escalation reasons (at most 10), from handoff "
+            "tickets (source ticket) and requests' escalations (source request).",
+            labels=["window", "source", "reason"],
         )
         for reason in s.top_reasons:
-            reasons.add_metric([s.window, reason.reason[:200]], reason.count)
+            reasons.add_metric([s.window, reason.source, reason.reason[:200]], reason.count)
         yield reasons
+        sessions = s.session_escalations
+        yield gauge(
+            "inloop_sessions_created", "Agent sessions created in the window.", sessions.out_of
+        )
+        yield gauge(
+            "inloop_sessions_escalated",
+            "Agent sessions created in the window and escalated to a human.",
+            sessions.count,
+        )
+        yield gauge(
+            "inloop_session_escalation_rate",
+            "Escalated / created agent sessions in the window (seed 004's escalation rate).",
+            sessions.rate,
+            "ratio",
+        )
+        opened = GaugeMetricFamily(
+            "inloop_tickets",
+            "Handoff tickets opened in the window, by priority.",
+            labels=["window", "priority"],
+        )
+        for ticket in s.tickets:
+            opened.add_metric([s.window, ticket.priority], ticket.count)
+        yield opened
         held = GaugeMetricFamily(
             "inloop_user_open_assigned", "Open requests each human holds.", labels=["handle"]
         )

@@ -18,6 +18,7 @@ from inloop.domain.monitoring import (
     DayEscalations,
     HumanLoad,
     OpenByPriority,
+    PriorityCount,
     Rate,
     ReasonCount,
     ResponseTimes,
@@ -89,7 +90,7 @@ class StatsService:
             self.db.read(_from_events, since, until),
             self.db.read(sql.escalations_per_day, since, until),
         )
-        reasons, steps = events
+        reasons, steps, sessions, ticket_reasons, ticket_counts = events
         (p50, p90, p99), read = percentiles
         open_ = _by_priority(counts)
         timed_out, late = closed.by_policy, closed.late
@@ -118,7 +119,12 @@ class StatsService:
                 )
                 for row in load
             ],
-            top_reasons=[ReasonCount(reason=r, count=n) for r, n in reasons],
+            session_escalations=_rate(sessions[1], sessions[0]),
+            tickets=[
+                PriorityCount(priority=p, count=ticket_counts.get(p, 0))
+                for p in ("urgent", "high", "normal")
+            ],
+            top_reasons=_top(ticket_reasons, reasons),
             sla_breaches=SlaBreaches(
                 answered_late=late,
                 timed_out=timed_out,
@@ -164,14 +170,30 @@ def _rate(count: int, out_of: int) -> Rate:
     return Rate(count=count, out_of=out_of, rate=count / out_of if out_of else None)
 
 
+_Reasons = list[tuple[str, int]]
+
+
 def _from_events(
     conn: Connection, since: datetime, until: datetime
-) -> tuple[list[tuple[str, int]], dict[str, int]]:
-    """The figures read from audit events (``ix_events_type_at``), on one connection."""
+) -> tuple[_Reasons, dict[str, int], tuple[int, int], _Reasons, dict[str, int]]:
+    """The figures read from audit events (``ix_events_type_at``), agent sessions and
+    tickets (their ``created_at`` indexes): small ranges, one after another."""
     return (
         sql.escalation_reasons(conn, since, until, TOP_REASONS),
         sql.timeout_steps(conn, since, until),
+        sql.session_escalations(conn, since, until),
+        sql.ticket_reasons(conn, since, until, TOP_REASONS),
+        sql.tickets_by_priority(conn, since, until),
     )
+
+
+def _top(tickets: _Reasons, requests: _Reasons) -> list[ReasonCount]:
+    """Tickets' and escalations' reasons together, most frequent first (tickets first on
+    a tie: the reason an agent gave)."""
+    merged = [ReasonCount(reason=r, count=n, source="ticket") for r, n in tickets]
+    merged += [ReasonCount(reason=r, count=n, source="request") for r, n in requests]
+    merged.sort(key=lambda r: (-r.count, r.source != "ticket", r.reason))
+    return merged[:TOP_REASONS]
 
 
 def _days(

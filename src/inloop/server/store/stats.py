@@ -28,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import array
 
 from inloop.domain.enums import OPEN_STATUSES, EventType, Resolution, Status
-from inloop.server.store.schema import events, requests, users
+from inloop.server.store.schema import agent_sessions, events, requests, tickets, users
 
 # Ended by a policy rather than by a person: what "timed out" counts.
 BY_POLICY = (Resolution.TIMED_OUT, Resolution.AUTO_APPROVED, Resolution.AUTO_REJECTED)
@@ -280,3 +280,39 @@ def escalations_per_day(
         .order_by(day)
     )
     return [(str(d), created, int(escalated)) for d, created, escalated in rows]
+
+
+def session_escalations(conn: Connection, since: datetime, until: datetime) -> tuple[int, int]:
+    """Agent sessions created in [since, until], and how many of them were escalated to a
+    human (a handoff ticket opened), from ``ix_agent_sessions_created_at``: seed 004's
+    escalation rate."""
+    created, escalated = conn.execute(
+        select(
+            func.count(), func.coalesce(func.sum(case((agent_sessions.c.escalated, 1))), 0)
+        ).where(agent_sessions.c.created_at >= since, agent_sessions.c.created_at <= until)
+    ).one()
+    return created, int(escalated)
+
+
+def ticket_reasons(
+    conn: Connection, since: datetime, until: datetime, limit: int = 10
+) -> list[tuple[str, int]]:
+    """The reasons of the handoff tickets opened in [since, until], most frequent first
+    (``ix_tickets_created_at``)."""
+    rows = conn.execute(
+        select(tickets.c.reason, func.count().label("n"))
+        .where(tickets.c.created_at >= since, tickets.c.created_at <= until)
+        .group_by(tickets.c.reason)
+        .order_by(literal_column("n").desc(), tickets.c.reason)
+        .limit(limit)
+    )
+    return [(text, count) for text, count in rows]
+
+
+def tickets_by_priority(conn: Connection, since: datetime, until: datetime) -> dict[str, int]:
+    rows = conn.execute(
+        select(tickets.c.priority, func.count())
+        .where(tickets.c.created_at >= since, tickets.c.created_at <= until)
+        .group_by(tickets.c.priority)
+    )
+    return {priority: count for priority, count in rows}
