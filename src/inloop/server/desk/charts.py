@@ -88,9 +88,11 @@ def column_chart(
     *,
     label_every: int = 1,
     scale_max: float | None = None,
+    no_data: Sequence[int] = (),
 ) -> Chart:
     """Vertical columns, one per category, each stacked from the series in order; with
-    many categories, ``label_every`` labels only every n-th (the table has them all)."""
+    many categories, ``label_every`` labels only every n-th (the table has them all).
+    Categories in ``no_data`` (by index) read "no data" rather than a value."""
     width, height = 480.0, 240.0
     left, right, top, bottom = 48.0, 12.0, 12.0, 48.0
     plot_w, plot_h = width - left - right, height - top - bottom
@@ -119,14 +121,17 @@ def column_chart(
         total = _el(svg, "text", x=x + bar_w / 2, y=base - 4, fill=INK)
         total.set("text-anchor", "middle")
         total.set("font-size", "12")
-        total.text = fmt(totals[i])
+        total.text = "-" if i in no_data else fmt(totals[i])
         label = _el(svg, "text", x=x + bar_w / 2, y=top + plot_h + 18, fill=INK)
         label.set("text-anchor", "middle")
         label.set("font-size", "13")
         label.text = category
     _legend(svg, [s.name for s in series], left, height - 14)
     rows = [
-        [c, *(fmt(s.values[i]) for s in series), fmt(totals[i])] for i, c in enumerate(categories)
+        [c, *(fmt(s.values[i]) for s in series), fmt(totals[i])]
+        if i not in no_data
+        else [c, *("no data" for _ in series), "no data"]
+        for i, c in enumerate(categories)
     ]
     header = ["", *(s.name for s in series), "total"]
     return Chart(title, _markup(svg), _table(chart_id, title, header, rows))

@@ -124,6 +124,7 @@ def monitoring_figures(stats: Stats, period: str) -> dict[str, charts.Chart]:
         charts.percent,
         label_every=max(1, len(days) // 8),
         scale_max=1.0,
+        no_data=[i for i, d in enumerate(days) if d.rate is None],
     )
     reasons = [
         charts.Bar(r.reason, r.count, note="handoff ticket" if r.source == "ticket" else "request")
@@ -137,7 +138,7 @@ def monitoring_figures(stats: Stats, period: str) -> dict[str, charts.Chart]:
         + ".",
         reasons,
         value_label="escalations",
-        label_chars=44,
+        label_chars=32,
     )
     breaches = stats.sla_breaches
     sla = (
