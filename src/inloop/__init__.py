@@ -8,9 +8,11 @@ from inloop._version import __version__
 from inloop.client import AsyncClient, Client
 from inloop.client._conversations import NULL, ConfigurationOverrides
 from inloop.domain.agent_sessions import AgentSession, SessionContext, SessionEvent, Turn
+from inloop.domain.alerts import Alert, AlertEvent, AlertState, Evaluation
 from inloop.domain.confirmations import Confirmation, ConfirmationKind, ConfirmationStatus
 from inloop.domain.conversations import Conversation, ConversationEvent, Message
 from inloop.domain.handoffs import EndReason, HandoffSession
+from inloop.domain.monitoring import Stats
 from inloop.domain.tickets import Ticket, TicketPriority, TicketRules, TicketStatus
 from inloop.errors import (
     APIError,
@@ -106,6 +108,9 @@ __all__ = [
     "AgentDefinitionError",
     "AgentEvent",
     "AgentSession",
+    "Alert",
+    "AlertEvent",
+    "AlertState",
     "Answer",
     "ApiKey",
     "ApprovalDenied",
@@ -128,6 +133,7 @@ __all__ = [
     "CreatedApiKey",
     "EditError",
     "EndReason",
+    "Evaluation",
     "Event",
     "EventType",
     "HandoffSession",
@@ -175,6 +181,7 @@ __all__ = [
     "SessionEvent",
     "SlackConfig",
     "StartEvent",
+    "Stats",
     "Status",
     "StopEvent",
     "Team",
