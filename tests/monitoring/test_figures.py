@@ -67,5 +67,5 @@ async def test_a_bad_since_is_a_clear_error(api: httpx.AsyncClient) -> None:
     response = await api.get("/v1/stats", params={"since": "a week"})
     assert response.status_code == 422
     error = response.json()["error"]
-    assert (error["code"], error["field"]) == ("validation_error", "window")
+    assert (error["code"], error["field"]) == ("validation_error", "since")
     assert "not a duration" in error["message"]

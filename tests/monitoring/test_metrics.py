@@ -110,3 +110,16 @@ def test_empty_figures_leave_rates_out_rather_than_report_zero() -> None:
     assert families["inloop_escalation_rate_ratio"].samples == []
     assert families["inloop_response_seconds"].samples == []
     assert families["inloop_requests_created"].samples[0].value == 0
+
+
+async def test_label_values_are_escaped_and_parse_back(api: httpx.AsyncClient) -> None:
+    """A reason with quotes, a backslash and a newline is one label value, intact."""
+    reason = 'said "refund now" \\ twice\nthen left'
+    request = await create(api, timeout="8h", escalation={"action": "escalate", "to": "team:l2"})
+    done = await api.post(f"/v1/requests/{request['id']}/escalate", json={"reason": reason})
+    assert done.status_code == 200, done.text
+    got = samples((await api.get("/metrics")).text)
+    reasons = [
+        dict(labels)["reason"] for name, labels in got if name == "inloop_escalation_reasons"
+    ]
+    assert reasons == [f"escalated now by admin-token: {reason}: escalated to team:l2"]

@@ -5,6 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
+from inloop.domain.durations import parse_duration
+from inloop.domain.errors import InvalidError
 from inloop.domain.monitoring import Stats
 from inloop.server.api.deps import PrincipalDep, ServicesDep, json
 from inloop.server.services.stats import DEFAULT_WINDOW
@@ -25,4 +27,9 @@ async def stats(
         None, max_length=40, description="The same as window (the CLI's --since); wins if given."
     ),
 ) -> Response:
+    if since is not None:
+        try:
+            parse_duration(since)
+        except ValueError as exc:
+            raise InvalidError(str(exc), field="since", code="validation_error") from None
     return json(await services.stats.stats(principal, since or window))
