@@ -24,6 +24,7 @@ from benchmarks import (
     routing_bench,
     runtime,
     scheduling,
+    sessions_bench,
 )
 from benchmarks import workflows as workflow_bench
 from benchmarks._databases import BACKENDS, PG_ADMIN_URL, fresh_database, seeded_database
@@ -50,6 +51,7 @@ class Sizes:
     when_calls: int = 200_000
     relay_conversations: int = 200
     relay_total: int = 5000
+    session_updates: int = 5000
     metrics_size: int = 100_000
     metrics_calls: int = 100
 
@@ -71,6 +73,7 @@ QUICK = Sizes(
     when_calls=20_000,
     relay_conversations=20,
     relay_total=300,
+    session_updates=300,
     metrics_size=5000,
     metrics_calls=20,
 )
@@ -220,6 +223,15 @@ def run_relay(backend: str, workdir: Path, sizes: Sizes) -> list[Metric]:
         )  # fmt: skip
 
 
+def run_session_updates(backend: str, workdir: Path, sizes: Sizes) -> list[Metric]:
+    with fresh_database(backend, workdir) as url:
+        return asyncio.run(
+            sessions_bench.session_updates(
+                backend, url, total=sizes.session_updates, concurrency=16
+            )
+        )
+
+
 def run_metrics(backend: str, workdir: Path, sizes: Sizes) -> list[Metric]:
     seconds = 0.0
 
@@ -250,6 +262,7 @@ BENCHMARKS: dict[str, Callable[[str, Path, Sizes], list[Metric]]] = {
     "workflow_runs": run_workflows,
     "when_eval": run_when,
     "message_relay": run_relay,
+    "session_updates": run_session_updates,
     "metrics_scrape": run_metrics,
 }
 

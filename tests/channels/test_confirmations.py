@@ -211,11 +211,18 @@ async def test_three_wrong_codes_lock_it(
         "attempt_failed",
         "locked",
     ]
+    trail = await bot.confirmations.events(pending.id)
+    assert [e.data["step"] for e in trail] == steps
+    assert [e.data.get("attempts_left") for e in trail][2:5] == [2, 1, 0]
+    assert {e.data["action_digest"] for e in trail} == {pending.action_digest}
+    other = await mfa(bot, "sess_other")
+    assert [e.data["step"] for e in await bot.confirmations.events(other.id)] == ["created", "sent"]
     state = (await bot.sessions.get("sess_123")).state
     assert state["requires_confirmation"] is False and state["pending_action"] is None
     from inloop.server.store.schema import confirmations
 
-    row = services.db.read_sync(lambda c: c.execute(select(confirmations)).one())
+    where = confirmations.c.id == pending.id
+    row = services.db.read_sync(lambda c: c.execute(select(confirmations).where(where)).one())
     assert row.code_hmac is None and row.attempts == 3
 
 

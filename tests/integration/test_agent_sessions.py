@@ -146,3 +146,20 @@ async def test_two_replicas_updating_one_session_lose_no_key(database_url: str) 
     finally:
         a.close()
         b.close()
+
+
+async def test_a_responders_key_cannot_touch_sessions(api: httpx.AsyncClient) -> None:
+    """Sessions, tickets and confirmations are agents' calls: a human's key gets 403."""
+    from tests.integration.conversation_support import human
+
+    alice = await human(api, "alice")
+    for method, path, body in [
+        ("GET", "/v1/sessions/s", None),
+        ("PATCH", "/v1/sessions/s/state", {"state": {"a": 1}}),
+        ("POST", "/v1/tickets", {"session_id": "s", "reason": "help"}),
+        ("POST", "/v1/confirmations", {"session_id": "s", "action": {"a": 1}}),
+    ]:
+        response = await alice.request(method, path, json=body)
+        assert response.status_code == 403, (path, response.text)
+        assert response.json()["error"]["code"] == "missing_scope"
+    assert (await api.get("/v1/sessions/s")).status_code == 404  # nothing was written

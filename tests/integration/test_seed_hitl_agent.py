@@ -76,3 +76,19 @@ def test_a_new_session_reads_as_empty_with_the_sync_client(served: str) -> None:
         assert session.state == {} and not session.exists
         assert sb.sessions.turns("sess_never") == []
         assert sb.sessions.get_context("sess_never")["recent_turns"] == []
+
+
+def test_the_sync_client_confirms_and_opens_tickets(served: str) -> None:
+    """The blocking twins of confirmations and tickets, over a real socket."""
+    from datetime import timedelta
+
+    with inloop.Client(served, ADMIN_TOKEN) as sb:
+        asked = sb.confirmations.request("s-sync", {"order": 7}, ttl=timedelta(minutes=2))
+        assert (asked.expires_at - asked.created_at) == timedelta(minutes=2)
+        assert sb.confirmations.answer(asked.id, yes=False).status == "declined"
+        with pytest.raises(inloop.ConflictError):
+            sb.confirmations.answer(asked.id, yes=True)
+        assert [c.id for c in sb.confirmations.list(session_id="s-sync")] == [asked.id]
+        ticket = sb.tickets.open("s-sync", "security question")
+        assert ticket.priority == "urgent" and sb.tickets.get(ticket.label).id == ticket.id
+        assert sb.tickets.rules().rules[0].name == "payment_or_security"

@@ -161,8 +161,9 @@ async def test_custom_rules_and_routing(api: httpx.AsyncClient) -> None:
     explicit = await bot.tickets.open("d", "Anything", priority="urgent")
     assert (explicit.priority, explicit.rule) == ("urgent", "explicit")
     request = (await api.get(f"/v1/requests/{gold.request_id}")).json()
-    assert request["assigned_to"] == "vip-desk" or "user:vip-desk" in request["candidates"]
     assert request["timeout"] == "2h"
+    assert request["assigned_to"] == "vip-desk"
+    assert (await bot.sessions.get("a")).state["human_agent_assigned"] == "vip-desk"
     tested = await api.post("/v1/ticket-rules/test", json={"reason": "a legal matter"})
     assert tested.json() == {"priority": "high", "rule": "legal"}
     reset = await admin.tickets.reset_rules()
@@ -180,6 +181,8 @@ async def test_custom_rules_and_routing(api: httpx.AsyncClient) -> None:
         ({"rules": [{"name": "x", "keywords": ["a"], "priority": "high", "fields": ["title"]}]}, "rules.0.fields.0", "validation_error"),
         ({"rules": [{"name": "x", "keywords": ["a"], "priority": "high"}, {"name": "x", "keywords": ["b"], "priority": "low"}]}, "rules.1.name", "invalid_ticket_rules"),
         ({"rules": [], "timeout": "soon"}, "timeout", "invalid_ticket_rules"),
+        ({"rules": [], "assignee": "nobody"}, "assignee", "invalid_ticket_rules"),
+        ({"rules": [], "escalation": {"after": "1h"}}, "escalation", "invalid_ticket_rules"),
         ({"rules": [], "colour": "red"}, "colour", "validation_error"),
     ],
 )  # fmt: skip

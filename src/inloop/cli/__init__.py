@@ -12,6 +12,7 @@ import typer
 
 from inloop._version import __version__
 from inloop.cli import channels, handoff, identity, passwords, requests, runs, workflows
+from inloop.cli import tickets as tickets_cli
 from inloop.cli._context import Settings
 from inloop.cli.ask import ask
 from inloop.cli.monitoring import alerts as alerts_cli
@@ -68,6 +69,8 @@ app.add_typer(identity.keys, name="keys")
 app.add_typer(channels.channels, name="channels")
 app.add_typer(channels.deliveries, name="deliveries")
 app.add_typer(handoff.app, name="handoff")
+app.add_typer(tickets_cli.sessions, name="sessions")
+app.add_typer(tickets_cli.tickets, name="tickets")
 app.command("stats")(stats_command)
 app.add_typer(alerts_cli, name="alerts")
 register(app)

@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import Any, Literal
 
 from inloop.client._calls import Call, items, json_body, one, query, segment
+from inloop.domain.agent_sessions import SessionEvent
 from inloop.domain.confirmations import Confirmation, ConfirmationKind, ConfirmationStatus
 
 Kind = ConfirmationKind | Literal["yes_no", "mfa"]
@@ -44,6 +45,10 @@ def verify_call(confirmation_id: str, code: str) -> Call[Confirmation]:
 
 def resend_call(confirmation_id: str) -> Call[Confirmation]:
     return Call("POST", _path(confirmation_id, "/resend"), one(Confirmation))
+
+
+def events_call(confirmation_id: str) -> Call[list[SessionEvent]]:
+    return Call("GET", _path(confirmation_id, "/events"), items(SessionEvent))
 
 
 def list_call(
@@ -111,6 +116,11 @@ class Confirmations:
         result: Confirmation = self._send(resend_call(confirmation_id))
         return result
 
+    def events(self, confirmation_id: str) -> builtins.list[SessionEvent]:
+        """Its audit trail (``data.step``: created, sent, attempt_failed, ...), in order."""
+        result: builtins.list[SessionEvent] = self._send(events_call(confirmation_id))
+        return result
+
     def list(
         self,
         *,
@@ -156,6 +166,10 @@ class AsyncConfirmations:
 
     async def resend(self, confirmation_id: str) -> Confirmation:
         result: Confirmation = await self._send(resend_call(confirmation_id))
+        return result
+
+    async def events(self, confirmation_id: str) -> builtins.list[SessionEvent]:
+        result: builtins.list[SessionEvent] = await self._send(events_call(confirmation_id))
         return result
 
     async def list(

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from pydantic import BaseModel
 
+from inloop.domain.agent_sessions import SessionEvent
 from inloop.domain.confirmations import (
     Answer,
     CodeCheck,
@@ -30,6 +31,10 @@ _CLOSED: dict[int | str, dict[str, Any]] = {
 
 class ConfirmationList(BaseModel):
     items: list[Confirmation]
+
+
+class StepList(BaseModel):
+    items: list[SessionEvent]
 
 
 @router.post("/confirmations", status_code=201, response_model=Confirmation)
@@ -61,6 +66,15 @@ async def get_confirmation(
     confirmation_id: str, services: ServicesDep, principal: PrincipalDep
 ) -> Response:
     return json(await services.confirmations.get(principal, confirmation_id))
+
+
+@router.get("/confirmations/{confirmation_id}/events", response_model=StepList)
+async def confirmation_events(
+    confirmation_id: str, services: ServicesDep, principal: PrincipalDep
+) -> Response:
+    """Its audit trail: created, sent, resent, attempt_failed, locked, confirmed,
+    declined, expired, each with its actor and time (never the code)."""
+    return json(StepList(items=await services.confirmations.events(principal, confirmation_id)))
 
 
 @router.post(

@@ -29,7 +29,12 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection
 
-from inloop.domain.agent_sessions import AgentSession, SessionEventType, check_session_id
+from inloop.domain.agent_sessions import (
+    AgentSession,
+    SessionEvent,
+    SessionEventType,
+    check_session_id,
+)
 from inloop.domain.confirmations import (
     MAX_ATTEMPTS,
     MAX_RESENDS,
@@ -96,7 +101,7 @@ class ConfirmationService:
         self.sessions = sessions
         self.deliveries = deliveries
         self.keyring = keyring
-        #: Where a new code comes from; tests replace it to know the code they must type.
+        #: Where a new code comes from: 6 digits from ``secrets``.
         self.new_code: Callable[[], str] = random_code
 
     # the code
@@ -176,6 +181,19 @@ class ConfirmationService:
 
         def read(conn: Connection) -> Confirmation:
             return self.public(self._mine(conn, principal, confirmation_id))
+
+        return await self.db.read(read)
+
+    async def events(self, principal: Principal, confirmation_id: str) -> list[SessionEvent]:
+        """Its audit trail: the steps in the session's history that name it, in order."""
+        principal.require(Scope.AGENT)
+
+        def read(conn: Connection) -> list[SessionEvent]:
+            row = self._mine(conn, principal, confirmation_id)
+            steps = session_sql.events(
+                conn, row["session_id"], types=[SessionEventType.CONFIRMATION], limit=100_000
+            )
+            return [e for e in steps if e.data.get("confirmation_id") == confirmation_id]
 
         return await self.db.read(read)
 

@@ -103,7 +103,9 @@ class TicketService:
             error = exc.errors()[0]
             where = ".".join(str(p) for p in error["loc"] if not str(p)[:1].isupper())
             raise InvalidError(
-                f"{where}: {error['msg']}", field=where.split(".")[0], code="invalid_ticket_rules"
+                f"{where}: {str(error['msg']).removeprefix('Value error, ')}",
+                field=where.split(".")[0],
+                code="invalid_ticket_rules",
             ) from None
         except InvalidError as exc:
             raise InvalidError(exc.message, field=exc.field, code="invalid_ticket_rules") from None
@@ -152,11 +154,10 @@ class TicketService:
             },
         )
         label = f"#{number}"
-        request = self._desk_request(
-            tx, principal, rules, new, session, history, label, priority, now
-        )
-        sql.set_request(tx.conn, ticket_id, request.id)
-        self.sessions.change_state(
+        captured = session
+        # The session's state first: routing the desk request may assign it at once, and
+        # that assignment (``_request_changed``) writes on top of this.
+        session = self.sessions.change_state(
             tx,
             session,
             {
@@ -170,6 +171,10 @@ class TicketService:
             f"Escalated to human: {new.reason}",
             escalated=True,
         )
+        request = self._desk_request(
+            tx, principal, rules, new, captured, history, label, priority, now
+        )
+        sql.set_request(tx.conn, ticket_id, request.id)
         self.sessions.record(
             tx,
             session,
