@@ -248,3 +248,18 @@ async def test_the_loop_in_serve_evaluates_due_rules_when_it_starts(
         await services.alerts.stop()
     assert [[e.changed for e in p] for p in passes] == [["fired"]]
     assert (await api.get(f"/v1/alerts/{made['id']}")).json()["state"] == "firing"
+
+
+async def test_one_pass_judges_every_due_rule_batch_after_batch(
+    api: httpx.AsyncClient, services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from inloop.server.services import alerts as alerts_service
+
+    monkeypatch.setattr(alerts_service, "BATCH", 2)
+    await channels(api)
+    for n in range(5):
+        await alert(api, name=f"rule-{n}")
+    assert sorted(e.name for e in await services.alerts.evaluate()) == [
+        f"rule-{n}" for n in range(5)
+    ]
+    assert await services.alerts.evaluate() == []

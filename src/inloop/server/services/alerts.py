@@ -188,17 +188,22 @@ class AlertService:
     # what the loop does
 
     async def evaluate(self) -> list[Evaluation]:
-        """Judge the rules that are due and that this evaluator claims first."""
-        now = self.clock.now()
-        due = await self.db.read(sql.due, now, BATCH)
-        if not due:
-            return []
-        next_at = now + self.interval
+        """Judge the rules that are due and that this evaluator claims first, batch after
+        batch until none is due."""
+        results: list[Evaluation] = []
+        while True:
+            now = self.clock.now()
+            due = await self.db.read(sql.due, now, BATCH)
+            if not due:
+                return results
+            next_at = now + self.interval
 
-        def claim(tx: Tx) -> list[Alert]:
-            return [a for a in due if sql.claim(tx.conn, a, next_at)]
+            def claim(tx: Tx, due: list[Alert] = due, next_at: datetime = next_at) -> list[Alert]:
+                return [a for a in due if sql.claim(tx.conn, a, next_at)]
 
-        return await self._judge(await self.db.write(claim))
+            results += await self._judge(await self.db.write(claim))
+            if len(due) < BATCH:
+                return results
 
     async def _judge(self, alerts: list[Alert]) -> list[Evaluation]:
         figures: dict[str, Stats] = {}
