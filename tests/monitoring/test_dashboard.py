@@ -64,3 +64,37 @@ async def test_the_dashboard_shows_the_monitoring_charts(
     tile = re.search(r'<dd id="tile-sla">([^<]*)</dd>', page)
     assert tile is not None and tile[1] == "60.0%"
     assert len(re.findall(r'<svg [^>]*role="img"', page)) == 8
+
+
+async def test_admins_see_the_alert_rules_and_where_each_stands(
+    api: httpx.AsyncClient, services: Services, desk: Desk
+) -> None:
+    """Firing, ok and off rules, escaped; a non-admin sees no alert section."""
+    await api.post("/v1/channels", json={"name": "hook", "kind": "webhook",
+                   "config": {"url": "https://ops.example/in"}})  # fmt: skip
+    for name, rule in (("busy", "open_requests >= 1 over 1d"), ("calm", "timeouts > 5 over 1d")):
+        made = await api.post("/v1/alerts", json={"name": name, "rule": rule, "channel": "hook"})
+        assert made.status_code == 201, made.text
+    idle = await api.post("/v1/alerts", json={"name": "idle", "rule": "tickets > 1 over 1d",
+                          "channel": "hook", "enabled": False})  # fmt: skip
+    assert idle.status_code == 201, idle.text
+    await create(api, prompt="<script>x</script>")
+    await services.alerts.evaluate()
+    await make_user(api, services, "root", admin=True)
+    root = desk()
+    assert await sign_in(root, "root") == 303
+    page = (await root.get("/desk/dashboard")).text
+    section = page.split('id="alerts"', 1)[1]
+    busy = re.search(r'<tr id="alert-busy".*?</tr>', section, re.S)
+    calm = re.search(r'<tr id="alert-calm".*?</tr>', section, re.S)
+    off = re.search(r'<tr id="alert-idle".*?</tr>', section, re.S)
+    assert busy is not None and calm is not None and off is not None
+    assert "firing" in busy[0] and "<code>open_requests &gt;= 1 over 1d</code>" in busy[0]
+    assert "<td>1</td>" in busy[0]  # the value, and one breach
+    assert ">ok<" in calm[0] and "<td>0</td>" in calm[0]
+    assert "off" in off[0] and "not evaluated yet" in off[0]
+
+    await make_user(api, services, "ann")
+    ann = desk()
+    assert await sign_in(ann, "ann") == 303
+    assert 'id="alerts"' not in (await ann.get("/desk/dashboard")).text

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
+from inloop.domain.alerts import METRICS, Alert, describe
 from inloop.domain.monitoring import Stats
 from inloop.server.api.deps import ServicesDep
 from inloop.server.desk import charts
@@ -185,6 +186,13 @@ def tiles(stats: Stats) -> list[tuple[str, str, str]]:
     ]
 
 
+def alert_value(alert: Alert) -> str:
+    """The alert's last measured value as people read it."""
+    if alert.evaluated_at is None:
+        return "not evaluated yet"
+    return describe(METRICS[alert.metric].unit, alert.value)
+
+
 def _rate(value: float | None) -> str:
     return charts.percent(value) if value is not None else "none"
 
@@ -197,6 +205,8 @@ async def dashboard(
     window: Annotated[str, Query(max_length=40)] = DEFAULT_WINDOW,
 ) -> Response:
     stats = await services.stats.stats(session.principal, window)
+    admin = session.principal.is_admin
+    alerts = await services.alerts.list_alerts(session.principal) if admin else []
     return render(
         request,
         "dashboard.html",
@@ -206,5 +216,6 @@ async def dashboard(
             "tiles": tiles(stats),
             "windows": WINDOWS,
             "window": window,
+            "alerts": [(a, alert_value(a)) for a in alerts],
         },
     )
