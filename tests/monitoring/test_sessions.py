@@ -71,3 +71,19 @@ async def test_the_seeds_rule_on_sessions_fires(
     await sessions(api, clock)
     (result,) = await services.alerts.evaluate()
     assert (result.changed, result.value) == ("fired", 0.3)
+
+
+async def test_the_dashboard_shows_the_session_figures(
+    api: httpx.AsyncClient, services: Services, clock: FakeClock
+) -> None:
+    from tests.desk.test_admin import browser_clients, make_user, sign_in
+
+    await sessions(api, clock)
+    await make_user(api, services, "root", admin=True)
+    async with browser_clients(services) as desk:
+        root = desk()
+        assert await sign_in(root, "root") == 303
+        page = (await root.get("/desk/dashboard")).text
+    assert '<dd id="tile-sessions">30.0%</dd>' in page
+    assert 'data-label="sessions escalated"' in page
+    assert "<td>handoff ticket</td>" in page  # the reasons' table names their source

@@ -183,7 +183,11 @@ def tiles(stats: Stats) -> list[tuple[str, str, str]]:
         ("timeouts", "Timeout rate", _rate(stats.timeouts.rate)),
         ("escalations", "Escalation rate", _rate(stats.escalations.rate)),
         ("sla", "SLA breaches", _rate(stats.sla_breaches.rate if stats.sla_breaches else None)),
-    ]
+    ] + (
+        [("sessions", "Sessions escalated", _rate(stats.session_escalations.rate))]
+        if stats.session_escalations.out_of
+        else []
+    )
 
 
 def alert_value(alert: Alert) -> str:
