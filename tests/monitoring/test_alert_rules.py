@@ -24,6 +24,12 @@ def test_rules_parse(text: str, metric: str, op: str, threshold: float, window: 
     assert parse_rule(text) == Rule(metric, op, threshold, window)
 
 
+def test_a_rule_may_have_to_hold_for_a_while() -> None:
+    rule = parse_rule("p90_response > 2h over 1d FOR 15m")
+    assert rule == Rule("p90_response", ">", 7200.0, "1d", "15m")
+    assert rule.text() == "p90_response > 2h over 1d for 15m"
+
+
 def test_a_rule_is_written_back_in_its_own_terms() -> None:
     assert parse_rule("p90_response > 120m over 1d").text() == "p90_response > 2h over 1d"
     assert parse_rule("escalation_rate > 15% over 7d").text() == "escalation_rate > 0.15 over 7d"
@@ -48,6 +54,9 @@ def test_a_rule_is_written_back_in_its_own_terms() -> None:
         ("escalation_rate > 0.15 over", "'over' needs a window"),
         ("escalation_rate > 0.15 over a week", "the window: 'a' is not a duration"),
         ("escalation_rate > 0.15 over 7d please", "unexpected 'please' after the window"),
+        ("escalation_rate > 0.15 over 7d for", "'for' needs a duration"),
+        ("escalation_rate > 0.15 over 7d for ever", "'for': 'ever' is not a duration"),
+        ("escalation_rate > 0.15 over 7d for 10m more", "unexpected 'more' after 'for'"),
         ("escalation_rate > 0.15 over 400d", "at most 365 days"),
         ("x" * 201, "at most 200"),
     ],

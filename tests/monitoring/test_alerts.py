@@ -263,3 +263,31 @@ async def test_one_pass_judges_every_due_rule_batch_after_batch(
         f"rule-{n}" for n in range(5)
     ]
     assert await services.alerts.evaluate() == []
+
+
+async def test_a_rule_with_for_fires_once_it_has_held_that_long(
+    api: httpx.AsyncClient, services: Services, clock: FakeClock
+) -> None:
+    """``for 5m``: a breach seen at 0 and 3 min does not fire; at 5 min it does, once; a
+    recovery clears the wait, and the next breach waits again."""
+    await channels(api)
+    made = await alert(api, rule=RULE + " for 5m")
+    assert made["rule"] == "escalation_rate > 0.15 over 1d for 5m" and made["hold"] == "5m"
+    await escalate(api, 1)
+    assert [(e.breached, e.changed) for e in await tick(services, clock)] == [(True, None)]
+    started = (await api.get(f"/v1/alerts/{made['id']}")).json()["breached_since"]
+    assert started is not None
+    clock.advance(minutes=2)
+    assert [e.changed for e in await tick(services, clock)] == [None]  # 3 min
+    clock.advance(minutes=1)
+    assert [e.changed for e in await tick(services, clock)] == ["fired"]  # 5 min
+    assert [e.changed for e in await tick(services, clock)] == [None]
+    for _ in range(9):
+        await create(api)  # 1 of 10: recovers at once
+    assert [e.changed for e in await tick(services, clock)] == ["recovered"]
+    assert (await api.get(f"/v1/alerts/{made['id']}")).json()["breached_since"] is None
+    await escalate(api, 2)  # 3 of 12: breached again, waits again
+    assert [e.changed for e in await tick(services, clock)] == [None]
+    clock.advance(minutes=4)
+    assert [e.changed for e in await tick(services, clock)] == ["fired"]
+    assert len(await notices(api)) == 2

@@ -1,7 +1,7 @@
 """Alert rules: ``escalation_rate > 0.15 over 7d``, parsed, explained, and judged against
 the monitoring figures. Pure: the server evaluates them on its clock (services/alerts.py).
 
-A rule is ``METRIC OP THRESHOLD over WINDOW``. Rates take a fraction or a percentage
+A rule is ``METRIC OP THRESHOLD over WINDOW [for DURATION]``. Rates take a fraction or a percentage
 (``0.15``, ``15%``); response times a duration or seconds (``2h``, ``90m``, ``7200``);
 counts a whole number. An alert is *firing* while its rule holds and *ok* otherwise: it
 notifies when it starts firing (and, if asked, when it recovers), never on every
@@ -73,6 +73,7 @@ class Rule:
     op: str
     threshold: float
     window: str
+    hold: str | None = None  # ``for 10m``: fire only once it has held this long
 
     @property
     def unit(self) -> Unit:
@@ -90,7 +91,8 @@ class Rule:
         }[self.op]
 
     def text(self) -> str:
-        return f"{self.metric} {self.op} {show(self.unit, self.threshold)} over {self.window}"
+        held = f" for {self.hold}" if self.hold else ""
+        return f"{self.metric} {self.op} {show(self.unit, self.threshold)} over {self.window}{held}"
 
 
 def _invalid(message: str) -> InvalidError:
@@ -131,9 +133,28 @@ def parse_rule(text: str) -> Rule:
         parse_duration(window)
     except ValueError as exc:
         raise _invalid(f"the window: {exc}") from None
-    if rest:
-        raise _invalid(f"unexpected {rest!r} after the window: the rule ends there")
-    return Rule(found.name, op, value, window)
+    hold = _hold(rest) if rest else None
+    return Rule(found.name, op, value, window, hold)
+
+
+def _hold(rest: str) -> str:
+    """``for DURATION``: how long the rule must hold before the alert fires."""
+    word, _, duration = rest.partition(" ")
+    if word.lower() != "for":
+        raise _invalid(
+            f"unexpected {rest!r} after the window: the rule ends there, or goes on with "
+            "'for DURATION' (such as 'for 10m')"
+        )
+    duration = duration.strip()
+    if not duration:
+        raise _invalid("'for' needs a duration, such as 'for 10m'")
+    if " " in duration:
+        raise _invalid(f"unexpected {duration.split(' ', 1)[1]!r} after 'for': the rule ends there")
+    try:
+        parse_duration(duration)
+    except ValueError as exc:
+        raise _invalid(f"'for': {exc}") from None
+    return duration
 
 
 def _expects(unit: Unit) -> str:
@@ -249,11 +270,17 @@ class Alert(BaseModel):
     op: str
     threshold: float = Field(description="In the metric's unit: a fraction, seconds or a count.")
     window: str
+    hold: str | None = Field(
+        default=None, description="The rule's 'for': how long it must hold before firing."
+    )
     channel: str
     to: str | None = None
     notify_recovery: bool
     enabled: bool
     state: AlertState
+    breached_since: datetime | None = Field(
+        default=None, description="Since when the rule has held, while it waits out 'for'."
+    )
     breaches: int = Field(description="How many times it started firing.")
     value: float | None = Field(default=None, description="The metric at the last evaluation.")
     evaluated_at: datetime | None = None

@@ -33,6 +33,7 @@ from inloop.domain.alerts import (
 )
 from inloop.domain.channels import ChannelKind, check_address
 from inloop.domain.deliveries import Message, NewDelivery
+from inloop.domain.durations import parse_duration
 from inloop.domain.errors import ConflictError, DomainError, InvalidError, NotFoundError
 from inloop.domain.identity import Principal
 from inloop.domain.ids import new_id
@@ -93,6 +94,7 @@ class AlertService:
                     "op": rule.op,
                     "threshold": rule.threshold,
                     "window": rule.window,
+                    "hold": rule.hold,
                     "channel": new.channel,
                     "address": to,
                     "notify_recovery": new.notify_recovery,
@@ -146,7 +148,8 @@ class AlertService:
             values: dict[str, Any] = {"updated_at": now}
             if rule is not None:
                 values |= {"rule": rule.text(), "metric": rule.metric, "op": rule.op,
-                           "threshold": rule.threshold, "window": rule.window}  # fmt: skip
+                           "threshold": rule.threshold, "window": rule.window,
+                           "hold": rule.hold, "breached_since": None}  # fmt: skip
             if "channel" in given or "to" in given:
                 channel = given.get("channel", current.channel)
                 to = given.get("to", current.to)
@@ -212,13 +215,20 @@ class AlertService:
         results = []
         for alert in alerts:
             value = rules.measure(alert.metric, figures[alert.window])
-            rule = rules.Rule(alert.metric, alert.op, alert.threshold, alert.window)
+            rule = rules.Rule(alert.metric, alert.op, alert.threshold, alert.window, alert.hold)
             results.append(await self.db.write(self._move, alert, value, rule.holds(value)))
         return results
 
     def _move(self, tx: Tx, alert: Alert, value: float | None, breached: bool) -> Evaluation:
         now = self.clock.now()
-        sql.record_value(tx.conn, alert.id, value, now)
+        since = sql.record_value(tx.conn, alert.id, value, now, breached=breached)
+        held = alert.hold is None or (
+            since is not None and now - since >= parse_duration(alert.hold)
+        )
+        if breached and not held:  # waiting out 'for': not firing yet
+            return Evaluation(
+                alert_id=alert.id, name=alert.name, value=value, breached=True, state=alert.state
+            )
         if breached:
             moved = sql.move(tx.conn, alert.id, AlertState.OK, AlertState.FIRING,
                              {"fired_at": now})  # fmt: skip

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, null, select, update
 
 from inloop.domain.alerts import Alert, AlertEvent, AlertEventType, AlertState
 from inloop.server.store.schema import alert_events, alert_rules
@@ -76,12 +76,19 @@ def claim(conn: Connection, alert: Alert, next_at: datetime) -> bool:
     return result.rowcount == 1
 
 
-def record_value(conn: Connection, alert_id: str, value: float | None, now: datetime) -> None:
-    conn.execute(
+def record_value(
+    conn: Connection, alert_id: str, value: float | None, now: datetime, *, breached: bool
+) -> datetime | None:
+    """Store the measurement; a breach starts ``breached_since`` (kept while it lasts), a
+    measurement that does not breach clears it. Since when the rule has held, or None."""
+    since = func.coalesce(alert_rules.c.breached_since, now) if breached else null()
+    found: datetime | None = conn.execute(
         update(alert_rules)
         .where(alert_rules.c.id == alert_id)
-        .values(value=value, evaluated_at=now)
-    )
+        .values(value=value, evaluated_at=now, breached_since=since)
+        .returning(alert_rules.c.breached_since)
+    ).scalar()
+    return found
 
 
 def move(
