@@ -76,3 +76,19 @@ def test_no_data_never_breaches_and_values_read_as_people_read_them() -> None:
     assert describe("seconds", 9000) == "2.5 h"
     assert describe("count", 3.0) == "3"
     assert describe("rate", None) == "no data"
+
+
+@pytest.mark.parametrize(
+    ("setting", "says"),
+    [
+        ({"alert_interval": "soon"}, "INLOOP_ALERT_INTERVAL: 'soon' is not a duration"),
+        ({"metrics_cache": -1.0}, "INLOOP_METRICS_CACHE must be 0"),
+    ],
+)
+def test_bad_monitoring_settings_are_refused_at_start(
+    setting: dict[str, object], says: str
+) -> None:
+    from inloop.server.config import Settings
+
+    with pytest.raises(ValueError, match=says):
+        Settings(database_url="sqlite:///unused.db", **setting)  # type: ignore[arg-type]

@@ -97,6 +97,8 @@ class Settings:
                 f"INLOOP_ROUTING_FALLBACK: {self.routing_fallback!r} is not queue, escalate "
                 "or transfer:<user:|role:|team:name>"
             )
+        if self.metrics_cache < 0:
+            raise ValueError("INLOOP_METRICS_CACHE must be 0 (no cache) or more seconds")
         if self.scheduler_batch < 1:
             raise ValueError("INLOOP_SCHEDULER_BATCH must be at least 1")
         for name in ("delivery_max_attempts", "delivery_batch", "delivery_concurrency"):
