@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -261,25 +261,23 @@ def timeout_steps(conn: Connection, since: datetime, until: datetime) -> dict[st
     return {kind: count for kind, count in rows}
 
 
-def _day(dialect: str) -> Any:
-    if dialect == "postgresql":
-        return func.to_char(func.timezone("UTC", requests.c.created_at), "YYYY-MM-DD")
-    return func.substr(requests.c.created_at, 1, 10)  # stored as ISO text, in UTC
-
-
 def escalations_per_day(
     conn: Connection, since: datetime, until: datetime
 ) -> list[tuple[str, int, int]]:
-    """(UTC day, created, escalated) for each day of [since, until] that has requests,
-    from ``ix_requests_created_at_level``."""
-    day = _day(conn.dialect.name)
-    rows = conn.execute(
-        select(day, func.count(), func.coalesce(func.sum(case((requests.c.level > 0, 1))), 0))
-        .where(requests.c.created_at >= since, requests.c.created_at <= until)
-        .group_by(day)
-        .order_by(day)
-    )
-    return [(str(d), created, int(escalated)) for d, created, escalated in rows]
+    """(UTC day, created, escalated) for each day of [since, until]: one range count per
+    day on ``ix_requests_created_at_level`` (a covering index), which reads the same rows
+    as a GROUP BY of the whole window without sorting them by day."""
+    count = select(func.count(), func.coalesce(func.sum(case((requests.c.level > 0, 1))), 0))
+    start = since.astimezone(UTC)
+    day = datetime(start.year, start.month, start.day, tzinfo=UTC)
+    found = []
+    while day <= until:
+        low, high = max(day, since), day + timedelta(days=1)
+        upper = requests.c.created_at < high if high <= until else requests.c.created_at <= until
+        created, escalated = conn.execute(count.where(requests.c.created_at >= low, upper)).one()
+        found.append((day.date().isoformat(), created, int(escalated)))
+        day = high
+    return found
 
 
 def session_escalations(conn: Connection, since: datetime, until: datetime) -> tuple[int, int]:
