@@ -18,6 +18,7 @@ from benchmarks import (
     dashboard,
     desk,
     listing,
+    metrics_scrape,
     policy_eval,
     relay,
     round_trip,
@@ -53,6 +54,8 @@ class Sizes:
     relay_total: int = 5000
     session_updates: int = 5000
     policy_calls: int = 200_000
+    metrics_size: int = 100_000
+    metrics_calls: int = 100
 
 
 FULL = Sizes()
@@ -74,6 +77,8 @@ QUICK = Sizes(
     relay_total=300,
     session_updates=300,
     policy_calls=20_000,
+    metrics_size=5000,
+    metrics_calls=20,
 )
 
 
@@ -236,6 +241,23 @@ def run_policy(backend: str, workdir: Path, sizes: Sizes) -> list[Metric]:
     return policy_eval.policy_eval(backend, calls=sizes.policy_calls)
 
 
+def run_metrics(backend: str, workdir: Path, sizes: Sizes) -> list[Metric]:
+    seconds = 0.0
+
+    def seed(url: str) -> None:
+        nonlocal seconds
+        started = time.perf_counter()
+        metrics_scrape.seed(url, sizes.metrics_size)
+        seconds = time.perf_counter() - started
+
+    key = metrics_scrape.seed_key(sizes.metrics_size)
+    with seeded_database(backend, workdir, RESULTS / "cache", key, seed) as url:
+        return metrics_scrape.scrape_metrics(
+            backend, url, workdir, size=sizes.metrics_size, calls=sizes.metrics_calls,
+            seed_seconds=seconds,
+        )  # fmt: skip
+
+
 BENCHMARKS: dict[str, Callable[[str, Path, Sizes], list[Metric]]] = {
     "service_round_trip": run_service,
     "http_round_trip": run_http,
@@ -251,6 +273,7 @@ BENCHMARKS: dict[str, Callable[[str, Path, Sizes], list[Metric]]] = {
     "message_relay": run_relay,
     "session_updates": run_session_updates,
     "policy_eval": run_policy,
+    "metrics_scrape": run_metrics,
 }
 
 

@@ -22,8 +22,16 @@ class ServerProcess:
     Use it as a context manager: the process is terminated, then killed, on the way out.
     """
 
-    def __init__(self, database_url: str, workdir: Path, *, instrumented: bool = False) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        workdir: Path,
+        *,
+        instrumented: bool = False,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.database_url = database_url
+        self.extra_env = env or {}
         self.token = "adm_bench_" + secrets.token_urlsafe(24)
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -41,7 +49,7 @@ class ServerProcess:
         else:
             args = ["inloop", "serve", "--port", str(self.port), "--db", self.database_url]
         command = [sys.executable, "-m", *args]
-        env = {**os.environ, "INLOOP_ADMIN_TOKEN": self.token}
+        env = {**os.environ, **self.extra_env, "INLOOP_ADMIN_TOKEN": self.token}
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
                 command,

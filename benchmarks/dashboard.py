@@ -1,4 +1,4 @@
-"""The desk's dashboard: the whole page (figures in SQL, four SVG charts) out of a large
+"""The desk's dashboard: the whole page (figures in SQL, eight SVG charts) out of a large
 store, over HTTP, signed in as an admin; and the same figures as JSON (``/v1/stats``)."""
 
 from __future__ import annotations
@@ -146,8 +146,8 @@ def render_dashboard(
                     seconds.append(time.perf_counter() - started)
                     response.raise_for_status()
                 page = path.startswith("/desk")
-                if page and response.text.count('role="img"') != 4:
-                    raise RuntimeError("the dashboard did not draw its four charts")
+                if page and response.text.count('role="img"') != 8:
+                    raise RuntimeError("the dashboard did not draw its eight charts")
                 metrics += latency_metrics(
                     name,
                     backend,

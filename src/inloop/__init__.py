@@ -8,9 +8,11 @@ from inloop._version import __version__
 from inloop.client import AsyncClient, Client
 from inloop.client._conversations import NULL, ConfigurationOverrides
 from inloop.domain.agent_sessions import AgentSession, SessionContext, SessionEvent, Turn
+from inloop.domain.alerts import Alert, AlertEvent, AlertState, Evaluation
 from inloop.domain.confirmations import Confirmation, ConfirmationKind, ConfirmationStatus
 from inloop.domain.conversations import Conversation, ConversationEvent, Message
 from inloop.domain.handoffs import EndReason, HandoffSession
+from inloop.domain.monitoring import Stats
 from inloop.domain.tickets import Ticket, TicketPriority, TicketRules, TicketStatus
 from inloop.errors import (
     APIError,
@@ -121,6 +123,9 @@ __all__ = [
     "AgentDefinitionError",
     "AgentEvent",
     "AgentSession",
+    "Alert",
+    "AlertEvent",
+    "AlertState",
     "Answer",
     "ApiKey",
     "ApprovalDenied",
@@ -144,6 +149,7 @@ __all__ = [
     "Decision",
     "EditError",
     "EndReason",
+    "Evaluation",
     "Event",
     "EventType",
     "HandoffSession",
@@ -193,6 +199,7 @@ __all__ = [
     "SessionEvent",
     "SlackConfig",
     "StartEvent",
+    "Stats",
     "Status",
     "StopEvent",
     "Team",

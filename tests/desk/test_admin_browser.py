@@ -189,13 +189,15 @@ def test_the_dashboard_draws_its_charts_with_nothing_from_elsewhere(
     page.goto(f"{server.url}/desk/dashboard")
     page.wait_for_load_state("networkidle")
     charts = page.locator('svg[role="img"]')
-    assert charts.count() == 4
-    for i in range(4):
+    assert charts.count() == 8
+    for i in range(8):
         assert charts.nth(i).is_visible()
         box = charts.nth(i).bounding_box()
         assert box is not None and box["width"] > 200
     assert page.locator("#chart-open rect[data-value]").count() >= 4
     assert page.locator("#chart-load rect[data-value]").count() >= 4  # a bar per human
+    for chart in ("#chart-trend", "#chart-reasons", "#chart-sla", "#chart-actions"):
+        assert page.locator(chart).is_visible(), chart
     assert page.locator("#tile-open").inner_text() != "0"
     assert fetched, "the page made no requests at all?"
     assert all(urlsplit(url).netloc == origin for url in fetched), fetched

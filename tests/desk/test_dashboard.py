@@ -35,7 +35,7 @@ def tile(page: httpx.Response, key: str) -> str:
     return found[1]
 
 
-async def test_the_dashboard_draws_its_four_charts_from_the_figures(
+async def test_the_dashboard_draws_its_charts_from_the_figures(
     api: httpx.AsyncClient, services: Services, desk: Desk, clock: FakeClock
 ) -> None:
     root = await signed_in(api, services, desk, "root", admin=True)
@@ -50,8 +50,9 @@ async def test_the_dashboard_draws_its_four_charts_from_the_figures(
 
     page = await root.get("/desk/dashboard")
     assert page.status_code == 200, page.text
-    assert len(re.findall(r'<svg [^>]*role="img"', page.text)) == 4
-    for chart in ("chart-open", "chart-response", "chart-rates", "chart-load"):
+    assert len(re.findall(r'<svg [^>]*role="img"', page.text)) == 8
+    for chart in ("chart-open", "chart-response", "chart-rates", "chart-load", "chart-trend",
+                  "chart-reasons", "chart-sla", "chart-actions"):  # fmt: skip
         assert f'id="{chart}"' in page.text and f'id="{chart}-data"' in page.text
     assert tile(page, "open") == "3"
     assert tile(page, "answered") == "1"

@@ -15,6 +15,8 @@ from inloop.cli import channels, handoff, identity, passwords, requests, runs, w
 from inloop.cli import tickets as tickets_cli
 from inloop.cli._context import Settings
 from inloop.cli.ask import ask
+from inloop.cli.monitoring import alerts as alerts_cli
+from inloop.cli.monitoring import stats as stats_command
 from inloop.cli.policy import app as policy_app
 from inloop.cli.server import register
 from inloop.client._base import DEFAULT_URL
@@ -71,6 +73,8 @@ app.add_typer(handoff.app, name="handoff")
 app.add_typer(tickets_cli.sessions, name="sessions")
 app.add_typer(tickets_cli.tickets, name="tickets")
 app.add_typer(policy_app, name="policy")
+app.command("stats")(stats_command)
+app.add_typer(alerts_cli, name="alerts")
 register(app)
 
 

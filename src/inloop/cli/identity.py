@@ -223,7 +223,9 @@ def remove_member(ctx: typer.Context, team: TeamName, handle: Handle) -> None:
 def create_key(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="What the key is for.")],
-    scope: Annotated[list[Scope], typer.Option(help="agent, responder or admin; repeatable.")],
+    scope: Annotated[
+        list[Scope], typer.Option(help="agent, responder, admin or metrics; repeatable.")
+    ],
     user: Annotated[str | None, typer.Option(help="Handle of the user it acts as.")] = None,
     as_json: JsonFlag = False,
 ) -> None:

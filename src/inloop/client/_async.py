@@ -18,6 +18,7 @@ from inloop.client._channels import AsyncChannels
 from inloop.client._confirmations import AsyncConfirmations
 from inloop.client._conversations import AsyncConversations, AsyncHandoff
 from inloop.client._identity import AsyncIdentity
+from inloop.client._monitoring import AsyncMonitoring
 from inloop.client._routing import AsyncRouting
 from inloop.client._runs import AsyncRuns
 from inloop.client._sse import SSEDecoder
@@ -28,7 +29,9 @@ from inloop.models import Answer, Event, Health, Kind, Option, Page, Priority, R
 T = TypeVar("T")
 
 
-class AsyncClient(AsyncHandoff, AsyncRouting, AsyncIdentity, AsyncChannels, BaseClient):
+class AsyncClient(
+    AsyncHandoff, AsyncRouting, AsyncIdentity, AsyncChannels, AsyncMonitoring, BaseClient
+):
     """Talks to an Inloop server without blocking the event loop; see ``Client``.
 
     Close it with ``await client.close()``, or use it as an async context manager.

@@ -18,6 +18,7 @@ from inloop.client._channels import SyncChannels
 from inloop.client._confirmations import Confirmations
 from inloop.client._conversations import Conversations, SyncHandoff
 from inloop.client._identity import SyncIdentity
+from inloop.client._monitoring import SyncMonitoring
 from inloop.client._routing import SyncRouting
 from inloop.client._runs import Runs
 from inloop.client._sse import SSEDecoder
@@ -28,7 +29,7 @@ from inloop.models import Answer, Event, Health, Kind, Option, Page, Priority, R
 T = TypeVar("T")
 
 
-class Client(SyncHandoff, SyncRouting, SyncIdentity, SyncChannels, BaseClient):
+class Client(SyncHandoff, SyncRouting, SyncIdentity, SyncChannels, SyncMonitoring, BaseClient):
     """Talks to an Inloop server. ``base_url`` defaults to ``$INLOOP_URL``, ``token`` to
     ``$INLOOP_TOKEN``. Close it, or use it as a context manager."""
 

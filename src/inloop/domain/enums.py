@@ -97,3 +97,4 @@ class Scope(StrEnum):
     ADMIN = "admin"
     AGENT = "agent"
     RESPONDER = "responder"
+    METRICS = "metrics"  # reads /metrics only (a Prometheus scraper's key)

@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from inloop._version import __version__
 from inloop.server import chat, desk
 from inloop.server.api import agent_sessions as agent_sessions_api
+from inloop.server.api import alerts as alerts_api
 from inloop.server.api import assignment, errors, events, identity, requests, runs
 from inloop.server.api import channels as channels_api
 from inloop.server.api import confirmations as confirmations_api
@@ -18,6 +19,7 @@ from inloop.server.api import conversations as conversations_api
 from inloop.server.api import deliveries as deliveries_api
 from inloop.server.api import handoff as handoff_api
 from inloop.server.api import hooks as hooks_api
+from inloop.server.api import metrics as metrics_api
 from inloop.server.api import stats as stats_api
 from inloop.server.api import tickets as tickets_api
 from inloop.server.api import workflows as workflows_api
@@ -44,9 +46,11 @@ def create_app(
         await services.scheduler.start()
         await services.dispatcher.start()
         await services.provider_dispatcher.start()
+        await services.alerts.start()
         try:
             yield
         finally:
+            await services.alerts.stop()
             await services.provider_dispatcher.stop()
             await services.summaries.close()
             await services.dispatcher.stop()
@@ -84,6 +88,8 @@ def create_app(
     app.include_router(agent_sessions_api.router)
     app.include_router(tickets_api.router)
     app.include_router(confirmations_api.router)
+    app.include_router(alerts_api.router)
+    app.include_router(metrics_api.router)
 
     @app.get("/healthz", tags=["health"])
     async def healthz(services: ServicesDep) -> Response:

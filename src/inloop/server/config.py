@@ -40,6 +40,9 @@ class Settings:
     llm_url: str | None = None
     llm_api_key: str | None = None
     llm_model: str | None = None
+    # Monitoring and alerts (docs/monitoring.md).
+    alert_interval: str = "1m"
+    metrics_cache: float = 15.0
 
     @classmethod
     def from_env(
@@ -70,6 +73,8 @@ class Settings:
             llm_url=env.get("INLOOP_LLM_URL") or None,
             llm_api_key=env.get("INLOOP_LLM_API_KEY") or None,
             llm_model=env.get("INLOOP_LLM_MODEL") or None,
+            alert_interval=env.get("INLOOP_ALERT_INTERVAL", "1m"),
+            metrics_cache=float(env.get("INLOOP_METRICS_CACHE", "15")),
         )
 
     def __post_init__(self) -> None:
@@ -82,6 +87,7 @@ class Settings:
             "delivery_backoff",
             "delivery_backoff_cap",
             "delivery_lease",
+            "alert_interval",
         ):
             try:
                 parse_duration(getattr(self, name))
@@ -101,6 +107,8 @@ class Settings:
             )
         if self.llm_url is not None and not self.llm_url.startswith(("http://", "https://")):
             raise ValueError(f"INLOOP_LLM_URL: {self.llm_url!r} must start with http(s)://")
+        if self.metrics_cache < 0:
+            raise ValueError("INLOOP_METRICS_CACHE must be 0 (no cache) or more seconds")
         if self.scheduler_batch < 1:
             raise ValueError("INLOOP_SCHEDULER_BATCH must be at least 1")
         for name in ("delivery_max_attempts", "delivery_batch", "delivery_concurrency"):

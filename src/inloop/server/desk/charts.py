@@ -85,13 +85,19 @@ def column_chart(
     categories: Sequence[str],
     series: Sequence[Series],
     fmt: Format = plain,
+    *,
+    label_every: int = 1,
+    scale_max: float | None = None,
+    no_data: Sequence[int] = (),
 ) -> Chart:
-    """Vertical columns, one per category, each stacked from the series in order."""
+    """Vertical columns, one per category, each stacked from the series in order; with
+    many categories, ``label_every`` labels only every n-th (the table has them all).
+    Categories in ``no_data`` (by index) read "no data" rather than a value."""
     width, height = 480.0, 240.0
     left, right, top, bottom = 48.0, 12.0, 12.0, 48.0
     plot_w, plot_h = width - left - right, height - top - bottom
     totals = [sum(s.values[i] for s in series) for i in range(len(categories))]
-    top_value = nice_ceiling(max(totals, default=0))
+    top_value = scale_max if scale_max is not None else nice_ceiling(max(totals, default=0))
     svg = _svg(chart_id, title, description, width, height)
     _grid(svg, left, top, plot_w, plot_h, top_value, fmt)
     slot = plot_w / max(len(categories), 1)
@@ -110,17 +116,22 @@ def column_chart(
                 rect.set("data-category", category)
                 _el(rect, "title").text = f"{category}, {part.name}: {fmt(value)}"
             base -= h
+        if i % label_every:
+            continue
         total = _el(svg, "text", x=x + bar_w / 2, y=base - 4, fill=INK)
         total.set("text-anchor", "middle")
         total.set("font-size", "12")
-        total.text = fmt(totals[i])
+        total.text = "-" if i in no_data else fmt(totals[i])
         label = _el(svg, "text", x=x + bar_w / 2, y=top + plot_h + 18, fill=INK)
         label.set("text-anchor", "middle")
         label.set("font-size", "13")
         label.text = category
     _legend(svg, [s.name for s in series], left, height - 14)
     rows = [
-        [c, *(fmt(s.values[i]) for s in series), fmt(totals[i])] for i, c in enumerate(categories)
+        [c, *(fmt(s.values[i]) for s in series), fmt(totals[i])]
+        if i not in no_data
+        else [c, *("no data" for _ in series), "no data"]
+        for i, c in enumerate(categories)
     ]
     header = ["", *(s.name for s in series), "total"]
     return Chart(title, _markup(svg), _table(chart_id, title, header, rows))
@@ -136,10 +147,13 @@ def bar_chart(
     scale_max: float | None = None,
     value_label: str = "value",
     limit_label: str = "limit",
+    label_chars: int = 20,
 ) -> Chart:
-    """Horizontal bars, one per row, with an optional limit marker on each."""
-    row_h, label_w, value_w = 28.0, 170.0, 96.0
-    width = 520.0
+    """Horizontal bars, one per row, with an optional limit marker on each; labels longer
+    than ``label_chars`` are shortened (in full in their tooltip and the table)."""
+    row_h, value_w = 28.0, 96.0
+    label_w = max(170.0, 8.0 * label_chars + 10)
+    width = label_w + 254.0 + value_w
     top = 8.0
     plot_w = width - label_w - value_w
     height = top * 2 + row_h * max(len(bars), 1)
@@ -151,7 +165,7 @@ def bar_chart(
         label = _el(svg, "text", x=label_w - 8, y=y + row_h / 2 + 4, fill=INK)
         label.set("text-anchor", "end")
         label.set("font-size", "13")
-        label.text = _shorten(bar.label, 20)
+        label.text = _shorten(bar.label, label_chars)
         _el(label, "title").text = bar.label
         _el(svg, "rect", x=label_w, y=y + 6, width=plot_w, height=row_h - 12, fill="#ececec")
         w = plot_w * min(bar.value, top_value) / top_value if top_value else 0

@@ -7,10 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
+from inloop.domain.alerts import METRICS, Alert, describe
+from inloop.domain.monitoring import Stats
 from inloop.server.api.deps import ServicesDep
 from inloop.server.desk import charts
 from inloop.server.desk.auth import DeskRoute, DeskUser, render
-from inloop.server.services.stats import DEFAULT_WINDOW, Stats
+from inloop.server.services.stats import DEFAULT_WINDOW
 
 router = APIRouter(route_class=DeskRoute)
 WINDOWS = {"24h": "24 hours", "7d": "7 days", "30d": "30 days"}
@@ -56,6 +58,15 @@ def figures(stats: Stats) -> dict[str, charts.Chart]:
             note=f"{stats.escalations.count} of {stats.escalations.out_of} created",
         ),
     ]
+    sessions = stats.session_escalations
+    if sessions.out_of:
+        rates.append(
+            charts.Bar(
+                "sessions escalated",
+                sessions.rate or 0.0,
+                note=f"{sessions.count} of {sessions.out_of} agent sessions",
+            )
+        )
     rates_chart = charts.bar_chart(
         "chart-rates",
         f"Timeout and escalation rates, last {period}",
@@ -86,7 +97,80 @@ def figures(stats: Stats) -> dict[str, charts.Chart]:
         value_label="open assigned",
         limit_label="capacity",
     )
-    return {"open": open_chart, "times": times_chart, "rates": rates_chart, "load": load_chart}
+    return {
+        "open": open_chart,
+        "times": times_chart,
+        "rates": rates_chart,
+        "load": load_chart,
+        **monitoring_figures(stats, period),
+    }
+
+
+def monitoring_figures(stats: Stats, period: str) -> dict[str, charts.Chart]:
+    """Escalation rate per day, top reasons, SLA breaches and timeouts by action."""
+    days = stats.per_day
+    trend = charts.column_chart(
+        "chart-trend",
+        f"Escalation rate per day, last {period}",
+        "Requests created each UTC day that were escalated at least once, out of those "
+        "created that day: "
+        + "; ".join(
+            f"{d.day:%b %d} {charts.percent(d.rate)} ({d.escalated} of {d.created})"
+            for d in days
+            if d.rate is not None
+        )
+        + ("." if any(d.rate is not None for d in days) else "no requests in this period."),
+        [f"{d.day:%m-%d}" for d in days],
+        [charts.Series("escalation rate", [d.rate or 0.0 for d in days])],
+        charts.percent,
+        label_every=max(1, len(days) // 8),
+        scale_max=1.0,
+        no_data=[i for i, d in enumerate(days) if d.rate is None],
+    )
+    reasons = [
+        charts.Bar(r.reason, r.count, note="handoff ticket" if r.source == "ticket" else "request")
+        for r in stats.top_reasons
+    ]
+    reasons_chart = charts.bar_chart(
+        "chart-reasons",
+        f"Top escalation reasons, last {period}",
+        "How often each reason was given for an escalation: "
+        + ("; ".join(f"{r.reason}: {r.count}" for r in stats.top_reasons) or "none")
+        + ".",
+        reasons,
+        value_label="escalations",
+        label_chars=32,
+    )
+    breaches = stats.sla_breaches
+    sla = (
+        [
+            charts.Bar("answered late", breaches.answered_late,
+                       note=f"of {breaches.out_of} resolved"),
+            charts.Bar("timed out", breaches.timed_out, note=f"of {breaches.out_of} resolved"),
+        ]
+        if breaches is not None
+        else []
+    )  # fmt: skip
+    sla_chart = charts.bar_chart(
+        "chart-sla",
+        f"SLA breaches, last {period}",
+        "Requests resolved in the period that missed their deadline: answered by a human "
+        "after it, or closed by a policy when it passed. "
+        + "; ".join(f"{b.label}: {charts.plain(b.value)} ({b.note})" for b in sla),
+        sla,
+        value_label="requests",
+    )
+    actions = [charts.Bar(a.action.replace("_", " "), a.count) for a in stats.timeouts_by_action]
+    actions_chart = charts.bar_chart(
+        "chart-actions",
+        f"Timeouts by action, last {period}",
+        "What passed deadlines led to: escalation steps taken (escalated, queued) and "
+        "requests a policy closed. "
+        + "; ".join(f"{b.label}: {charts.plain(b.value)}" for b in actions),
+        actions,
+        value_label="timeouts",
+    )
+    return {"trend": trend, "reasons": reasons_chart, "sla": sla_chart, "actions": actions_chart}
 
 
 def tiles(stats: Stats) -> list[tuple[str, str, str]]:
@@ -98,7 +182,19 @@ def tiles(stats: Stats) -> list[tuple[str, str, str]]:
         ("p50", "Median answer", charts.duration(p50) if p50 is not None else "none"),
         ("timeouts", "Timeout rate", _rate(stats.timeouts.rate)),
         ("escalations", "Escalation rate", _rate(stats.escalations.rate)),
-    ]
+        ("sla", "SLA breaches", _rate(stats.sla_breaches.rate if stats.sla_breaches else None)),
+    ] + (
+        [("sessions", "Sessions escalated", _rate(stats.session_escalations.rate))]
+        if stats.session_escalations.out_of
+        else []
+    )
+
+
+def alert_value(alert: Alert) -> str:
+    """The alert's last measured value as people read it."""
+    if alert.evaluated_at is None:
+        return "not evaluated yet"
+    return describe(METRICS[alert.metric].unit, alert.value)
 
 
 def _rate(value: float | None) -> str:
@@ -113,6 +209,8 @@ async def dashboard(
     window: Annotated[str, Query(max_length=40)] = DEFAULT_WINDOW,
 ) -> Response:
     stats = await services.stats.stats(session.principal, window)
+    admin = session.principal.is_admin
+    alerts = await services.alerts.list_alerts(session.principal) if admin else []
     return render(
         request,
         "dashboard.html",
@@ -122,5 +220,6 @@ async def dashboard(
             "tiles": tiles(stats),
             "windows": WINDOWS,
             "window": window,
+            "alerts": [(a, alert_value(a)) for a in alerts],
         },
     )

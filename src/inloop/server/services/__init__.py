@@ -12,6 +12,7 @@ from inloop.llm import DEFAULT_MODEL, ChatModel, OpenAIChat
 from inloop.server.config import Settings
 from inloop.server.secrets import Keyring, default_key_file
 from inloop.server.services.agent_sessions import AgentSessionService
+from inloop.server.services.alerts import AlertService
 from inloop.server.services.answer_codes import AnswerCodes, card_extras
 from inloop.server.services.assignment import AssignmentService
 from inloop.server.services.channels import ChannelService
@@ -29,6 +30,7 @@ from inloop.server.services.hub import Hub
 from inloop.server.services.identity import IdentityService
 from inloop.server.services.inbound import Inbound
 from inloop.server.services.lifecycle import Lifecycle, Policy
+from inloop.server.services.metrics import MetricsService
 from inloop.server.services.notifications import Notifier
 from inloop.server.services.provider_calls import ProviderDispatcher
 from inloop.server.services.providers.desk import DeskProvider
@@ -89,6 +91,9 @@ class Services:
     agent_sessions: AgentSessionService
     tickets: TicketService
     confirmations: ConfirmationService
+    # Monitoring and alerts (issue 9)
+    alerts: AlertService
+    metrics: MetricsService
 
     def close(self) -> None:
         self.db.dispose()
@@ -142,6 +147,10 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     agent_sessions = AgentSessionService(db, clock)
     confirmations = ConfirmationService(db, clock, agent_sessions, deliveries, keyring)
     scheduler.handlers[EXPIRY_TIMER] = confirmations.expiry_timer
+    stats = StatsService(db, clock, policy)
+    alerts = AlertService(
+        db, clock, stats, channels, deliveries, interval=parse_duration(settings.alert_interval)
+    )
     return Services(
         settings=settings,
         db=db,
@@ -154,7 +163,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         runs=runs,
         sessions=SessionService(db, clock, lifetime=timedelta(hours=12)),
         desk=DeskService(db),
-        stats=StatsService(db, clock, policy),
+        stats=stats,
         keyring=keyring,
         channels=channels,
         deliveries=deliveries,
@@ -177,6 +186,8 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         agent_sessions=agent_sessions,
         tickets=TicketService(db, clock, agent_sessions, requests),
         confirmations=confirmations,
+        alerts=alerts,
+        metrics=MetricsService(db, stats, cache=settings.metrics_cache),
     )
 
 

@@ -1,17 +1,30 @@
-"""The dashboard's figures: what is open, how fast humans answer, how often policies and
+"""The monitoring figures (the dashboard, ``/v1/stats``, ``/metrics``, the alert rules):
+what is open, how fast humans answer, how often deadlines are missed and policies or
 escalations step in, and how loaded each human is. Read-only."""
 
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
-from pydantic import BaseModel, Field
+from sqlalchemy import Connection
 
 from inloop.domain.durations import parse_duration
-from inloop.domain.enums import Presence, Priority, Scope, Status
+from inloop.domain.enums import Priority, Scope, Status
 from inloop.domain.errors import InvalidError, PermissionDeniedError
 from inloop.domain.identity import Principal
+from inloop.domain.monitoring import (
+    ActionCount,
+    DayEscalations,
+    HumanLoad,
+    OpenByPriority,
+    PriorityCount,
+    Rate,
+    ReasonCount,
+    ResponseTimes,
+    SlaBreaches,
+    Stats,
+)
 from inloop.domain.routing import effective_presence
 from inloop.server.services.clock import Clock
 from inloop.server.services.lifecycle import Policy
@@ -21,63 +34,10 @@ from inloop.server.store.database import Database
 DEFAULT_WINDOW = "7d"
 PERCENTILES = (0.5, 0.9, 0.99)
 _BY_ORDER = {p.order: p for p in Priority}
-
-
-class OpenByPriority(BaseModel):
-    priority: Priority
-    pending: int
-    assigned: int
-    total: int
-
-
-class ResponseTimes(BaseModel):
-    """Seconds from creation to a human's answer, for the requests answered in the window."""
-
-    answered: int
-    p50: float | None = Field(description="Median seconds; null when nothing was answered.")
-    p90: float | None
-    p99: float | None
-    sample: int = Field(
-        description="How many answers the percentiles were read from: all of them, or on "
-        "SQLite beyond 5,000 in the window, an even sample of about 5,000."
-    )
-
-
-class Rate(BaseModel):
-    count: int
-    out_of: int
-    rate: float | None = Field(description="count / out_of; null when out_of is 0.")
-
-
-class HumanLoad(BaseModel):
-    handle: str
-    name: str
-    presence: Presence
-    capacity: int | None
-    open_assigned: int
-    answered: int = Field(description="Requests this human answered in the window.")
-    utilisation: float | None = Field(
-        description="open_assigned / capacity; null when uncapped (or the capacity is 0)."
-    )
-
-
-class Stats(BaseModel):
-    window: str
-    since: datetime
-    until: datetime
-    open: list[OpenByPriority] = Field(description="Urgent first, every priority present.")
-    open_total: int
-    response_times: ResponseTimes
-    timeouts: Rate = Field(
-        description="Resolved in the window by a policy (timed_out, auto_approved, "
-        "auto_rejected), out of all resolved in the window."
-    )
-    escalations: Rate = Field(
-        description="Created in the window and escalated at least once, out of all created."
-    )
-    load: list[HumanLoad] = Field(
-        description="Every enabled user, by handle (for a non-admin, only themselves)."
-    )
+TOP_REASONS = 10
+# The order of timeouts by action: escalation steps taken, then closes by a policy.
+ACTIONS = ("escalated", "queued", "timed_out", "auto_approved", "auto_rejected")
+__all__ = ["DEFAULT_WINDOW", "Stats", "StatsService", "parse_window"]
 
 
 def parse_window(text: str) -> timedelta:
@@ -105,19 +65,35 @@ class StatsService:
                     code="forbidden",
                 )
             only = principal.handle
+        return await self.figures(window, only=only)
+
+    async def figures(self, window: str, *, only: str | None = None) -> Stats:
+        """The figures over the ``window`` ending now, for a caller already authorised
+        (``/metrics``, the alert evaluator); ``only`` limits the load to one handle."""
         span = parse_window(window)
         until = self.clock.now()
         since = until - span
         # Independent reads run side by side on the read pool (separate connections), so
         # the page waits for the slowest figure rather than for their sum.
-        counts, (closed, percentiles), (created, escalated), load = await asyncio.gather(
+        (
+            counts,
+            (closed, percentiles),
+            (created, escalated),
+            load,
+            events,
+            per_day,
+        ) = await asyncio.gather(
             self.db.read(sql.open_counts),
             self._response_times(since, until),
             self.db.read(sql.escalations, since, until),
             self.db.read(sql.load_per_user, since, until, only),
+            self.db.read(_from_events, since, until),
+            self.db.read(sql.escalations_per_day, since, until),
         )
+        reasons, steps, sessions, ticket_reasons, ticket_counts = events
         (p50, p90, p99), read = percentiles
         open_ = _by_priority(counts)
+        timed_out, late = closed.by_policy, closed.late
         return Stats(
             window=window,
             since=since,
@@ -143,6 +119,23 @@ class StatsService:
                 )
                 for row in load
             ],
+            session_escalations=_rate(sessions[1], sessions[0]),
+            tickets=[
+                PriorityCount(priority=p, count=ticket_counts.get(p, 0))
+                for p in ("urgent", "high", "normal")
+            ],
+            top_reasons=_top(ticket_reasons, reasons),
+            sla_breaches=SlaBreaches(
+                answered_late=late,
+                timed_out=timed_out,
+                total=late + timed_out,
+                out_of=closed.resolved,
+                rate=(late + timed_out) / closed.resolved if closed.resolved else None,
+            ),
+            timeouts_by_action=[
+                ActionCount(action=a, count=steps.get(a, closed.closes.get(a, 0))) for a in ACTIONS
+            ],
+            per_day=_days(since, until, per_day),
         )
 
     async def _response_times(
@@ -175,3 +168,50 @@ def _by_priority(counts: list[sql.OpenCount]) -> list[OpenByPriority]:
 
 def _rate(count: int, out_of: int) -> Rate:
     return Rate(count=count, out_of=out_of, rate=count / out_of if out_of else None)
+
+
+_Reasons = list[tuple[str, int]]
+
+
+def _from_events(
+    conn: Connection, since: datetime, until: datetime
+) -> tuple[_Reasons, dict[str, int], tuple[int, int], _Reasons, dict[str, int]]:
+    """The figures read from audit events (``ix_events_type_at``), agent sessions and
+    tickets (their ``created_at`` indexes): small ranges, one after another."""
+    return (
+        sql.escalation_reasons(conn, since, until, TOP_REASONS),
+        sql.timeout_steps(conn, since, until),
+        sql.session_escalations(conn, since, until),
+        sql.ticket_reasons(conn, since, until, TOP_REASONS),
+        sql.tickets_by_priority(conn, since, until),
+    )
+
+
+def _top(tickets: _Reasons, requests: _Reasons) -> list[ReasonCount]:
+    """Tickets' and escalations' reasons together, most frequent first (tickets first on
+    a tie: the reason an agent gave)."""
+    merged = [ReasonCount(reason=r, count=n, source="ticket") for r, n in tickets]
+    merged += [ReasonCount(reason=r, count=n, source="request") for r, n in requests]
+    merged.sort(key=lambda r: (-r.count, r.source != "ticket", r.reason))
+    return merged[:TOP_REASONS]
+
+
+def _days(
+    since: datetime, until: datetime, rows: list[tuple[str, int, int]]
+) -> list[DayEscalations]:
+    """Every UTC day from ``since`` to ``until``, with zeros where nothing was created."""
+    found = {day: (created, escalated) for day, created, escalated in rows}
+    out = []
+    day = since.astimezone(UTC).date()
+    while day <= until.astimezone(UTC).date():
+        created, escalated = found.get(day.isoformat(), (0, 0))
+        out.append(
+            DayEscalations(
+                day=day,
+                created=created,
+                escalated=escalated,
+                rate=escalated / created if created else None,
+            )
+        )
+        day += timedelta(days=1)
+    return out

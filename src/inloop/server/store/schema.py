@@ -11,6 +11,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -222,6 +223,7 @@ Index(
     requests.c.resolved_at,
     requests.c.resolution,
     requests.c.created_at,
+    requests.c.due_at,  # migration 0011: late answers (SLA breaches) from the index alone
 )
 Index(
     "ix_requests_resolved_by",
@@ -649,4 +651,54 @@ confirmations = Table(
     Column("decided_by", String(200)),
     Index(None, "session_id", "created_at"),
     Index(None, "status", "expires_at"),
+)
+
+# --- Monitoring and alerts (server/store/alerts.py, stats.py), migration 0011 ---
+# The window's escalation and queueing events (top reasons, timeouts by action) are read
+# from this index alone, however many other events the store holds.
+Index("ix_events_type_at", events.c.type, events.c.at)
+
+# An alert rule (``escalation_rate > 0.15 over 7d``), where it stands (ok or firing, with
+# a conditional update on every change) and when it is next evaluated.
+alert_rules = Table(
+    "alert_rules",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("rule", String(200), nullable=False),
+    Column("metric", String(40), nullable=False),
+    Column("op", String(2), nullable=False),
+    Column("threshold", Float, nullable=False),
+    Column("window", String(40), nullable=False),
+    Column("hold", String(40)),
+    Column("channel", String(100), nullable=False),
+    Column("address", String(500)),
+    Column("notify_recovery", Boolean, nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    Column("state", String(10), nullable=False),
+    Column("breaches", Integer, nullable=False),
+    Column("breached_since", UTCDateTime),
+    Column("value", Float),
+    Column("evaluated_at", UTCDateTime),
+    Column("next_eval_at", UTCDateTime, nullable=False),
+    Column("fired_at", UTCDateTime),
+    Column("recovered_at", UTCDateTime),
+    Column("created_by", String(200), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index(None, "enabled", "next_eval_at"),
+)
+
+# The alert rules' audit trail: created, updated, deleted, fired, recovered. No foreign
+# key: the trail of a deleted rule stays.
+alert_events = Table(
+    "alert_events",
+    metadata,
+    Column("id", EventId, primary_key=True, autoincrement=True),
+    Column("alert_id", String(40), nullable=False),
+    Column("type", String(30), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("data", Json, nullable=False),
+    Index(None, "alert_id", "id"),
 )

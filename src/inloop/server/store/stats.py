@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -27,8 +27,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import array
 
-from inloop.domain.enums import OPEN_STATUSES, Resolution, Status
-from inloop.server.store.schema import requests, users
+from inloop.domain.enums import OPEN_STATUSES, EventType, Resolution, Status
+from inloop.server.store.schema import agent_sessions, events, requests, tickets, users
 
 # Ended by a policy rather than by a person: what "timed out" counts.
 BY_POLICY = (Resolution.TIMED_OUT, Resolution.AUTO_APPROVED, Resolution.AUTO_REJECTED)
@@ -36,6 +36,8 @@ BY_POLICY = (Resolution.TIMED_OUT, Resolution.AUTO_APPROVED, Resolution.AUTO_REJ
 RESOLVED = (Resolution.RESPONDED, *BY_POLICY)
 # Beyond this many answers in a window, SQLite reads the percentiles from a sample.
 SAMPLE = 5_000
+# The actor of what the scheduler does (services.lifecycle.SYSTEM).
+SYSTEM_ACTOR = "system"
 
 
 @dataclass(frozen=True)
@@ -80,11 +82,14 @@ def _seconds_to_answer(dialect: str) -> Any:
 
 @dataclass(frozen=True)
 class Closed:
-    """The requests closed in a window: one aggregate pass over ``ix_requests_resolved_at``."""
+    """The requests closed in a window: one aggregate pass over ``ix_requests_resolved_at``
+    (which holds the deadline too, so late answers are counted from the index alone)."""
 
     resolved: int  # answered by a human or closed by a policy (not cancelled, transferred)
     by_policy: int
     answered: int
+    late: int = 0  # answered after the deadline in force when answered
+    closes: dict[str, int] = field(default_factory=dict)  # by_policy, by resolution
 
 
 def closed_between(conn: Connection, since: datetime, until: datetime) -> Closed:
@@ -92,12 +97,30 @@ def closed_between(conn: Connection, since: datetime, until: datetime) -> Closed
         matches = requests.c.resolution.in_([r.value for r in resolutions])
         return func.coalesce(func.sum(case((matches, 1))), 0)
 
-    resolved, by_policy, answered = conn.execute(
-        select(func.count(), counting(*BY_POLICY), counting(Resolution.RESPONDED))
+    late = func.coalesce(
+        func.sum(
+            case(
+                (
+                    and_(
+                        requests.c.resolution == Resolution.RESPONDED.value,
+                        requests.c.due_at.is_not(None),
+                        requests.c.resolved_at > requests.c.due_at,
+                    ),
+                    1,
+                )
+            )
+        ),
+        0,
+    )
+    resolved, answered, late_count, *by_kind = conn.execute(
+        select(
+            func.count(), counting(Resolution.RESPONDED), late, *(counting(r) for r in BY_POLICY)
+        )
         .where(_resolved_between(since, until))
         .where(requests.c.resolution.in_([r.value for r in RESOLVED]))
     ).one()
-    return Closed(resolved, int(by_policy), int(answered))
+    closes = {r.value: int(n) for r, n in zip(BY_POLICY, by_kind, strict=True)}
+    return Closed(resolved, sum(closes.values()), int(answered), int(late_count), closes)
 
 
 def escalations(conn: Connection, since: datetime, until: datetime) -> tuple[int, int]:
@@ -202,3 +225,92 @@ def load_per_user(
         .order_by(users.c.handle)
     )
     return [Load(*row) for row in rows]
+
+
+def _events_between(since: datetime, until: datetime, *types: EventType) -> Any:
+    return and_(
+        events.c.type.in_([t.value for t in types]), events.c.at >= since, events.c.at <= until
+    )
+
+
+def escalation_reasons(
+    conn: Connection, since: datetime, until: datetime, limit: int = 10
+) -> list[tuple[str, int]]:
+    """The reasons of the escalations in [since, until], most frequent first
+    (``ix_events_type_at``: only the window's escalation events are read)."""
+    reason = func.coalesce(events.c.reason, "unknown")
+    rows = conn.execute(
+        select(reason, func.count().label("n"))
+        .where(_events_between(since, until, EventType.ESCALATED))
+        .group_by(reason)
+        .order_by(literal_column("n").desc(), reason)
+        .limit(limit)
+    )
+    return [(text, count) for text, count in rows]
+
+
+def timeout_steps(conn: Connection, since: datetime, until: datetime) -> dict[str, int]:
+    """Escalation steps the system took in [since, until] (a deadline passed), by event
+    type: escalated, queued. Escalations a person asked for are not counted."""
+    rows = conn.execute(
+        select(events.c.type, func.count())
+        .where(_events_between(since, until, EventType.ESCALATED, EventType.QUEUED))
+        .where(events.c.actor == SYSTEM_ACTOR)
+        .group_by(events.c.type)
+    )
+    return {kind: count for kind, count in rows}
+
+
+def escalations_per_day(
+    conn: Connection, since: datetime, until: datetime
+) -> list[tuple[str, int, int]]:
+    """(UTC day, created, escalated) for each day of [since, until]: one range count per
+    day on ``ix_requests_created_at_level`` (a covering index), which reads the same rows
+    as a GROUP BY of the whole window without sorting them by day."""
+    count = select(func.count(), func.coalesce(func.sum(case((requests.c.level > 0, 1))), 0))
+    start = since.astimezone(UTC)
+    day = datetime(start.year, start.month, start.day, tzinfo=UTC)
+    found = []
+    while day <= until:
+        low, high = max(day, since), day + timedelta(days=1)
+        upper = requests.c.created_at < high if high <= until else requests.c.created_at <= until
+        created, escalated = conn.execute(count.where(requests.c.created_at >= low, upper)).one()
+        found.append((day.date().isoformat(), created, int(escalated)))
+        day = high
+    return found
+
+
+def session_escalations(conn: Connection, since: datetime, until: datetime) -> tuple[int, int]:
+    """Agent sessions created in [since, until], and how many of them were escalated to a
+    human (a handoff ticket opened), from ``ix_agent_sessions_created_at``: seed 004's
+    escalation rate."""
+    created, escalated = conn.execute(
+        select(
+            func.count(), func.coalesce(func.sum(case((agent_sessions.c.escalated, 1))), 0)
+        ).where(agent_sessions.c.created_at >= since, agent_sessions.c.created_at <= until)
+    ).one()
+    return created, int(escalated)
+
+
+def ticket_reasons(
+    conn: Connection, since: datetime, until: datetime, limit: int = 10
+) -> list[tuple[str, int]]:
+    """The reasons of the handoff tickets opened in [since, until], most frequent first
+    (``ix_tickets_created_at``)."""
+    rows = conn.execute(
+        select(tickets.c.reason, func.count().label("n"))
+        .where(tickets.c.created_at >= since, tickets.c.created_at <= until)
+        .group_by(tickets.c.reason)
+        .order_by(literal_column("n").desc(), tickets.c.reason)
+        .limit(limit)
+    )
+    return [(text, count) for text, count in rows]
+
+
+def tickets_by_priority(conn: Connection, since: datetime, until: datetime) -> dict[str, int]:
+    rows = conn.execute(
+        select(tickets.c.priority, func.count())
+        .where(tickets.c.created_at >= since, tickets.c.created_at <= until)
+        .group_by(tickets.c.priority)
+    )
+    return {priority: count for priority, count in rows}
