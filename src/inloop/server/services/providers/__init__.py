@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 from inloop.domain.conversations import Conversation, Message, NewMessage
 from inloop.domain.handoffs import EndReason, HandoffSession
+from inloop.server.store import provider_calls as calls
 from inloop.server.store.database import Tx
 
 
@@ -86,3 +87,21 @@ class HitlProvider(Protocol):
     def handle_webhook(
         self, body: bytes, headers: Mapping[str, str], settings: Mapping[str, Any], now: datetime
     ) -> list[ProviderEvent]: ...
+
+
+class OutboxProvider:
+    """The base of providers that call out (``webhook``, ``zendesk``): their calls join the
+    session's transaction in the ``provider_calls`` outbox, and ``wake`` (the provider
+    dispatcher's) is told after the commit."""
+
+    name: str
+
+    def __init__(self, wake: Any = None) -> None:
+        self.wake = wake
+
+    def _queue(
+        self, tx: Tx, session: HandoffSession, op: str, payload: dict[str, Any], now: datetime
+    ) -> None:
+        calls.add(tx.conn, session.id, self.name, op, payload, now)
+        if self.wake is not None:
+            tx.after_commit(self.wake)

@@ -33,11 +33,11 @@ from inloop.server.services.provider_calls import CallFailed, check_response
 from inloop.server.services.providers import (
     AgentAssigned,
     AgentMessage,
+    OutboxProvider,
     ProviderEvent,
     SessionStopped,
     Started,
 )
-from inloop.server.store import provider_calls as calls
 from inloop.server.store.database import Tx
 from inloop.server.store.provider_calls import ProviderCall
 
@@ -53,18 +53,13 @@ def message_json(message: Message) -> dict[str, Any]:
     }
 
 
-class WebhookProvider:
+class WebhookProvider(OutboxProvider):
     name = "webhook"
-
-    def __init__(self, wake: Any = None) -> None:
-        self.wake = wake
 
     def _add(
         self, tx: Tx, session: HandoffSession, type: str, data: dict[str, Any], now: datetime
     ) -> None:
-        calls.add(tx.conn, session.id, self.name, "event", {"type": type, "data": data}, now)
-        if self.wake is not None:
-            tx.after_commit(self.wake)
+        self._queue(tx, session, "event", {"type": type, "data": data}, now)
 
     def create_user(self, tx: Tx, conversation: Conversation, now: datetime) -> None:
         """Sent with the session (``session.started`` carries the user)."""

@@ -40,12 +40,12 @@ from inloop.server.services.provider_calls import CallFailed, check_response
 from inloop.server.services.providers import (
     AgentAssigned,
     AgentMessage,
+    OutboxProvider,
     ProviderEvent,
     SessionStopped,
     Started,
 )
 from inloop.server.store import conversations as sql
-from inloop.server.store import provider_calls as calls
 from inloop.server.store.database import Tx
 from inloop.server.store.provider_calls import ProviderCall
 
@@ -65,18 +65,8 @@ def signature(secret: str, timestamp: str, body: bytes) -> str:
     return base64.b64encode(digest).decode()
 
 
-class ZendeskProvider:
+class ZendeskProvider(OutboxProvider):
     name = "zendesk"
-
-    def __init__(self, wake: Any = None) -> None:
-        self.wake = wake
-
-    def _add(
-        self, tx: Tx, session: HandoffSession, op: str, payload: dict[str, Any], now: datetime
-    ) -> None:
-        calls.add(tx.conn, session.id, self.name, op, payload, now)
-        if self.wake is not None:
-            tx.after_commit(self.wake)
 
     def create_user(self, tx: Tx, conversation: Conversation, now: datetime) -> None:
         """Made as the session's first call (start_session queues it with the session)."""
@@ -97,7 +87,7 @@ class ZendeskProvider:
         email = session.user_email or conversation.user_email
         if email:
             user["email"] = email
-        self._add(tx, session, "create_user", {"user": user}, now)
+        self._queue(tx, session, "create_user", {"user": user}, now)
         body = (
             (session.description or session.title)
             + "\n\nConversation so far:\n"
@@ -110,7 +100,7 @@ class ZendeskProvider:
             "priority": "normal",
             "tags": ["inloop"],
         }
-        self._add(tx, session, "create_ticket", {"ticket": ticket}, now)
+        self._queue(tx, session, "create_ticket", {"ticket": ticket}, now)
         return Started()
 
     def stop_session(
@@ -119,7 +109,7 @@ class ZendeskProvider:
         if actor.startswith(f"{self.name}:"):
             return  # solved in Zendesk already
         note = f"Inloop ended this conversation: {reason.value.replace('_', ' ')}."
-        self._add(
+        self._queue(
             tx,
             session,
             "solve",
@@ -130,7 +120,7 @@ class ZendeskProvider:
     def send_message(
         self, tx: Tx, session: HandoffSession, message: Message, now: datetime
     ) -> None:
-        self._add(
+        self._queue(
             tx, session, "comment", {"message_id": message.id, "body": message.text[:MAX_BODY]}, now
         )
 
