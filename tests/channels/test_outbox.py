@@ -4,7 +4,9 @@ never sent twice for one intent; SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+import json
 from typing import Any
 
 import httpx
@@ -66,6 +68,50 @@ async def test_events_are_signed_and_delivered(
     assert closed["event"]["actor"] == "admin-token"
     assert await services.dispatcher.run_due() == 0  # nothing twice
     assert {d["status"] for d in await deliveries(api)} == {"delivered"}
+
+
+async def test_one_requests_events_go_in_order_and_other_requests_alongside(
+    api: httpx.AsyncClient, services: Services
+) -> None:
+    """A pass sends one request's deliveries to a channel one after another, in the order
+    they were written, while other requests' deliveries go at the same time."""
+    await hook(api, "http://peer.test")
+    first, second = await ask(api), await ask(api)
+    for request in (first, second):
+        answered = await api.post(
+            f"/v1/requests/{request['id']}/respond", json={"response": "approve"}
+        )
+        assert answered.status_code == 200
+    arrived: list[tuple[str, str]] = []
+    in_flight: dict[str, int] = {}
+    most: dict[str, int] = {}
+    second_arrived = asyncio.Event()
+
+    async def receive(sent: httpx.Request) -> httpx.Response:
+        body = json.loads(sent.content)
+        request_id, kind = body["data"]["request"]["id"], body["type"]
+        arrived.append((request_id, kind))
+        in_flight[request_id] = in_flight.get(request_id, 0) + 1
+        most[request_id] = max(most.get(request_id, 0), in_flight[request_id])
+        if request_id == second["id"]:
+            second_arrived.set()
+        else:  # the first request's sends wait until the second's are under way
+            await asyncio.wait_for(second_arrived.wait(), timeout=5)
+        in_flight[request_id] -= 1
+        return httpx.Response(200)
+
+    services.dispatcher._http = httpx.AsyncClient(transport=httpx.MockTransport(receive))
+    try:
+        assert await services.dispatcher.run_due() == 4
+    finally:
+        await services.dispatcher._http.aclose()
+        services.dispatcher._http = None
+    for request in (first, second):
+        assert [k for r, k in arrived if r == request["id"]] == [
+            "request.created",
+            "request.responded",
+        ]
+    assert most == {first["id"]: 1, second["id"]: 1}
 
 
 async def test_a_receiver_that_is_down_gets_retries_then_a_dead_letter_then_a_replay(

@@ -3,8 +3,10 @@
 
 One pass: claim up to ``batch`` due deliveries in a transaction (``FOR UPDATE SKIP
 LOCKED`` on PostgreSQL, so replicas take disjoint batches), each leased until ``lease``
-from now; send them, at most ``concurrency`` at once, outside any transaction; record
-every outcome in one transaction. A failure is retried after an exponential backoff with
+from now; send them, at most ``concurrency`` at once, outside any transaction (one
+channel's deliveries about one request one after another, in the order they were
+written, so a peer sees ``request.created`` before ``request.responded``); record every
+outcome in one transaction. A failure is retried after an exponential backoff with
 jitter, and after ``max_attempts`` it is a dead letter (replayed by hand). A dispatcher
 that dies while sending leaves its claimed rows to come due again when the lease lapses:
 delivery is at least once, and each attempt carries the same ``webhook-id``.
@@ -128,11 +130,17 @@ class Dispatcher:
         context = await self.db.read(self._context, claimed)
         slots = asyncio.Semaphore(self.settings.concurrency)
 
-        async def attempt(item: Claimed) -> Outcome:
+        async def in_order(items: list[Claimed]) -> list[Outcome]:
             async with slots:
-                return await self._attempt(item, context, http)
+                return [await self._attempt(item, context, http) for item in items]
 
-        outcomes = await asyncio.gather(*(attempt(c) for c in claimed))
+        queues: dict[tuple[str, str | int], list[Claimed]] = {}
+        for item in claimed:  # in id order: one request's events reach a peer in order
+            d = item.delivery
+            queues.setdefault((d.channel, d.request_id or d.id), []).append(item)
+        outcomes = [
+            o for sent in await asyncio.gather(*map(in_order, queues.values())) for o in sent
+        ]
         await self.db.write(lambda tx: sql.record(tx.conn, outcomes, self.clock.now()))
         self.sent += sum(1 for o in outcomes if o.status == DeliveryStatus.DELIVERED)
         return len(claimed)
