@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 
-from inloop.server.services import Services
-from inloop.server.store import stats as stats_sql
+from inloop.server.services import Services, closed_hours
 from tests.support import FakeClock
 
 
@@ -101,30 +100,112 @@ async def test_response_time_percentiles_interpolate_over_the_window(
     assert (await stats(api, "30d"))["response_times"]["answered"] == 11
 
 
-async def test_many_answers_on_sqlite_are_read_from_an_even_sample(
-    api: httpx.AsyncClient, services: Services, clock: FakeClock
+def cont(values: list[float], fraction: float) -> float:
+    """percentile_cont, the test's own way: sort, interpolate between the two nearest."""
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * fraction
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+async def test_past_hours_are_read_once_and_every_answer_counts_once(
+    api: httpx.AsyncClient, services: Services, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Beyond ``sample`` answers SQLite sorts every k-th one only; PostgreSQL reads all."""
+    """What closed in an hour that has ended is read from the store once and kept; the
+    window's ragged ends are read each time. Answers on hour boundaries, in the live end,
+    and in hours that seal later all count once, and the percentiles are every answer's
+    (no sample), on SQLite as on PostgreSQL."""
+    read: list[tuple[datetime, datetime]] = []
+    by_hour = closed_hours._by_hour
+
+    def spy(conn: Any, since: datetime, until: datetime) -> Any:
+        read.append((since, until))
+        return by_hour(conn, since, until)
+
+    monkeypatch.setattr(closed_hours, "_by_hour", spy)
     alice = await user(api, "alice")
-    for minutes in range(1, 41):  # answers after 1, 2, ... 40 minutes
+    took: list[float] = []
+
+    async def answer_after(minutes: int) -> None:
         request = await create(api)
         clock.advance(minutes=minutes)
         await answer(api, request, alice)
-    now = clock.now()
+        took.append(minutes * 60.0)
 
-    def read(conn: Any) -> tuple[list[float | None], int]:
-        return stats_sql.response_percentiles(
-            conn, now - timedelta(days=7), now, (0.5, 0.9), answered=40, sample=10
-        )
+    # The clock starts on the hour: 09:59, then 10:00:00.000000 exactly, 10:30, ...
+    for minutes in (59, 1, 30, 61, 7, 120, 15):
+        await answer_after(minutes)
+    await create(api, timeout="1h")
+    clock.advance(minutes=61)
+    await services.scheduler.run_due()  # a timeout, in the hour it fired in
 
-    (p50, p90), sample = await services.db.read(read)
-    assert p50 is not None and p90 is not None
-    if services.db.dialect == "postgresql":
-        assert (sample, p50, p90) == (40, pytest.approx(20.5 * 60), pytest.approx(36.1 * 60))
-    else:
-        assert sample == 10  # every 4th of 40
-        assert 15 * 60 <= p50 <= 26 * 60
-        assert 32 * 60 <= p90 <= 40 * 60
+    async def check() -> None:
+        figures = await stats(api)
+        times = figures["response_times"]
+        assert (times["answered"], times["sample"]) == (len(took), len(took))
+        for name, fraction in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99)):
+            assert times[name] == pytest.approx(cont(took, fraction)), name
+        assert figures["timeouts"] == {
+            "count": 1,
+            "out_of": len(took) + 1,
+            "rate": pytest.approx(1 / (len(took) + 1)),
+        }
+        assert [row["answered"] for row in figures["load"]] == [len(took)]
+
+    await check()
+    assert len(read) == 1  # every sealed hour of the window, in one run
+    await check()
+    assert len(read) == 1  # kept: nothing read again within the hour
+
+    await answer_after(3)  # in the live end of the window
+    await check()
+    clock.advance(hours=3)  # its hour seals; newer answers are live again
+    await answer_after(45)
+    await check()
+    assert len(read) == 2
+    assert read[1][0] == read[0][1]  # only the hours not read before
+
+
+async def test_a_start_reads_the_past_month_in_the_background_and_survives_a_failure(
+    api: httpx.AsyncClient, services: Services, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``inloop serve`` reads the dashboard's longest window's past hours as it starts, so
+    the first 30-day page reads only its ends; a failed read there is logged, and the
+    first page reads the hours instead."""
+    read: list[tuple[datetime, datetime]] = []
+    by_hour = closed_hours._by_hour
+    failing = True
+
+    def spy(conn: Any, since: datetime, until: datetime) -> Any:
+        read.append((since, until))
+        if failing:
+            raise RuntimeError("the store went away")
+        return by_hour(conn, since, until)
+
+    monkeypatch.setattr(closed_hours, "_by_hour", spy)
+    alice = await user(api, "alice")
+    request = await create(api)
+    clock.advance(minutes=10)
+    await answer(api, request, alice)
+    clock.advance(hours=2)
+
+    await services.stats.start()
+    assert services.stats._warming is not None
+    await services.stats._warming  # the failure is logged, not raised
+    assert len(read) == 1 and not services.stats.closed._hours
+    failing = False
+    assert (await stats(api, "30d"))["response_times"]["answered"] == 1
+    assert len(read) == 2
+
+    read.clear()
+    services.stats.closed = closed_hours.ClosedHours(services.db)
+    await services.stats.start()
+    assert services.stats._warming is not None
+    await services.stats._warming
+    assert len(read) == 1 and read[0][1] - read[0][0] >= timedelta(days=29)
+    assert (await stats(api, "30d"))["response_times"]["p50"] == 600.0
+    assert len(read) == 1
 
 
 async def test_a_single_answer_is_every_percentile(

@@ -29,10 +29,7 @@ class ResponseTimes(BaseModel):
     p50: float | None = Field(description="Median seconds; null when nothing was answered.")
     p90: float | None
     p99: float | None
-    sample: int = Field(
-        description="How many answers the percentiles were read from: all of them, or on "
-        "SQLite beyond 5,000 in the window, an even sample of about 5,000."
-    )
+    sample: int = Field(description="How many answers the percentiles were read from: all of them.")
 
 
 class Rate(BaseModel):

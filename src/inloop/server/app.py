@@ -47,9 +47,11 @@ def create_app(
         await services.dispatcher.start()
         await services.provider_dispatcher.start()
         await services.alerts.start()
+        await services.stats.start()
         try:
             yield
         finally:
+            await services.stats.stop()
             await services.alerts.stop()
             await services.provider_dispatcher.stop()
             await services.summaries.close()

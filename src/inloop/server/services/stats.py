@@ -5,6 +5,8 @@ escalations step in, and how loaded each human is. Read-only."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection
@@ -27,11 +29,14 @@ from inloop.domain.monitoring import (
 )
 from inloop.domain.routing import effective_presence
 from inloop.server.services.clock import Clock
+from inloop.server.services.closed_hours import ClosedHours, percentiles
 from inloop.server.services.lifecycle import Policy
 from inloop.server.store import stats as sql
 from inloop.server.store.database import Database
 
+log = logging.getLogger(__name__)
 DEFAULT_WINDOW = "7d"
+WARM_WINDOW = timedelta(days=30)  # the dashboard's longest window
 PERCENTILES = (0.5, 0.9, 0.99)
 _BY_ORDER = {p.order: p for p in Priority}
 TOP_REASONS = 10
@@ -52,6 +57,26 @@ class StatsService:
         self.db = db
         self.clock = clock
         self.policy = policy
+        self.closed = ClosedHours(db)
+        self._warming: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Read the past hours of the longest window the desk offers in the background,
+        so that the first dashboard after a start does not wait for them."""
+        self._warming = asyncio.create_task(self._warm(), name="inloop-stats-warm")
+
+    async def stop(self) -> None:
+        if self._warming is not None:
+            self._warming.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._warming
+
+    async def _warm(self) -> None:
+        until = self.clock.now()
+        try:
+            await self.closed.between(until - WARM_WINDOW, until)
+        except Exception:  # the first page reads them instead
+            log.exception("reading the past hours' figures at start failed")
 
     async def stats(self, principal: Principal, window: str = DEFAULT_WINDOW) -> Stats:
         """Admins see everyone's load; a responder acting for a user sees the totals and
@@ -75,23 +100,18 @@ class StatsService:
         since = until - span
         # Independent reads run side by side on the read pool (separate connections), so
         # the page waits for the slowest figure rather than for their sum.
-        (
-            counts,
-            (closed, percentiles),
-            (created, escalated),
-            load,
-            events,
-            per_day,
-        ) = await asyncio.gather(
+        counts, window_closed, load, events, per_day = await asyncio.gather(
             self.db.read(sql.open_counts),
-            self._response_times(since, until),
-            self.db.read(sql.escalations, since, until),
+            self.closed.between(since, until),
             self.db.read(sql.load_per_user, since, until, only),
             self.db.read(_from_events, since, until),
             self.db.read(sql.escalations_per_day, since, until),
         )
         reasons, steps, sessions, ticket_reasons, ticket_counts = events
-        (p50, p90, p99), read = percentiles
+        closed, answer_times = window_closed.counts, window_closed.seconds
+        p50, p90, p99 = percentiles(answer_times, PERCENTILES)
+        created = sum(day[1] for day in per_day)
+        escalated = sum(day[2] for day in per_day)
         open_ = _by_priority(counts)
         timed_out, late = closed.by_policy, closed.late
         return Stats(
@@ -101,7 +121,7 @@ class StatsService:
             open=open_,
             open_total=sum(o.total for o in open_),
             response_times=ResponseTimes(
-                answered=closed.answered, p50=p50, p90=p90, p99=p99, sample=read
+                answered=closed.answered, p50=p50, p90=p90, p99=p99, sample=len(answer_times)
             ),
             timeouts=_rate(closed.by_policy, closed.resolved),
             escalations=_rate(escalated, created),
@@ -137,15 +157,6 @@ class StatsService:
             ],
             per_day=_days(since, until, per_day),
         )
-
-    async def _response_times(
-        self, since: datetime, until: datetime
-    ) -> tuple[sql.Closed, tuple[list[float | None], int]]:
-        closed = await self.db.read(sql.closed_between, since, until)
-        percentiles = await self.db.read(
-            sql.response_percentiles, since, until, PERCENTILES, answered=closed.answered
-        )
-        return closed, percentiles
 
 
 def _by_priority(counts: list[sql.OpenCount]) -> list[OpenByPriority]:

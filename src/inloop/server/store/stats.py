@@ -1,21 +1,20 @@
-"""SQL for the dashboard's figures: counts, percentiles and rates, computed in the database.
+"""SQL for the dashboard's figures: counts and rates computed in the database, and the
+answer times that the percentiles are taken from (``services.closed_hours``).
 
-Each query reads an index range and nothing else (see ``ix_requests_resolved_at_resolution``
-and ``ix_requests_created_at_level`` in the schema), so the dashboard stays fast with
+Each query reads an index range and nothing else (see ``ix_requests_resolved_at`` and
+``ix_requests_created_at_level`` in the schema), so the dashboard stays fast with
 hundreds of thousands of requests in the store.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Connection,
-    Float,
     and_,
     case,
     cast,
@@ -25,7 +24,6 @@ from sqlalchemy import (
     literal_column,
     select,
 )
-from sqlalchemy.dialects.postgresql import array
 
 from inloop.domain.enums import OPEN_STATUSES, EventType, Resolution, Status
 from inloop.server.store.schema import agent_sessions, events, requests, tickets, users
@@ -34,8 +32,6 @@ from inloop.server.store.schema import agent_sessions, events, requests, tickets
 BY_POLICY = (Resolution.TIMED_OUT, Resolution.AUTO_APPROVED, Resolution.AUTO_REJECTED)
 # Resolved (by anyone): a cancelled or transferred request was never answered either way.
 RESOLVED = (Resolution.RESPONDED, *BY_POLICY)
-# Beyond this many answers in a window, SQLite reads the percentiles from a sample.
-SAMPLE = 5_000
 # The actor of what the scheduler does (services.lifecycle.SYSTEM).
 SYSTEM_ACTOR = "system"
 
@@ -68,8 +64,10 @@ def open_counts(conn: Connection) -> list[OpenCount]:
     return [OpenCount(order, status, count) for order, status, count in rows]
 
 
-def _resolved_between(since: datetime, until: datetime) -> Any:
-    return and_(requests.c.resolved_at >= since, requests.c.resolved_at <= until)
+def _resolved_between(since: datetime, until: datetime, *, inclusive: bool = True) -> Any:
+    """[since, until], or [since, until) when not ``inclusive`` (a range of whole hours)."""
+    upper = requests.c.resolved_at <= until if inclusive else requests.c.resolved_at < until
+    return and_(requests.c.resolved_at >= since, upper)
 
 
 def _seconds_to_answer(dialect: str) -> Any:
@@ -91,96 +89,125 @@ class Closed:
     late: int = 0  # answered after the deadline in force when answered
     closes: dict[str, int] = field(default_factory=dict)  # by_policy, by resolution
 
-
-def closed_between(conn: Connection, since: datetime, until: datetime) -> Closed:
-    def counting(*resolutions: Resolution) -> Any:
-        matches = requests.c.resolution.in_([r.value for r in resolutions])
-        return func.coalesce(func.sum(case((matches, 1))), 0)
-
-    late = func.coalesce(
-        func.sum(
-            case(
-                (
-                    and_(
-                        requests.c.resolution == Resolution.RESPONDED.value,
-                        requests.c.due_at.is_not(None),
-                        requests.c.resolved_at > requests.c.due_at,
-                    ),
-                    1,
-                )
-            )
-        ),
-        0,
-    )
-    resolved, answered, late_count, *by_kind = conn.execute(
-        select(
-            func.count(), counting(Resolution.RESPONDED), late, *(counting(r) for r in BY_POLICY)
+    def __add__(self, other: Closed) -> Closed:
+        closes = {r: self.closes.get(r, 0) + other.closes.get(r, 0) for r in _POLICY_VALUES}
+        return Closed(
+            self.resolved + other.resolved,
+            self.by_policy + other.by_policy,
+            self.answered + other.answered,
+            self.late + other.late,
+            closes,
         )
-        .where(_resolved_between(since, until))
+
+
+NOTHING_CLOSED = Closed(0, 0, 0)
+_POLICY_VALUES = tuple(r.value for r in BY_POLICY)
+
+
+def _counting(*resolutions: Resolution) -> Any:
+    matches = requests.c.resolution.in_([r.value for r in resolutions])
+    return func.coalesce(func.sum(case((matches, 1))), 0)
+
+
+_late = func.coalesce(
+    func.sum(
+        case(
+            (
+                and_(
+                    requests.c.resolution == Resolution.RESPONDED.value,
+                    requests.c.due_at.is_not(None),
+                    requests.c.resolved_at > requests.c.due_at,
+                ),
+                1,
+            )
+        )
+    ),
+    0,
+)
+_CLOSED_COLUMNS = (
+    func.count(),
+    _counting(Resolution.RESPONDED),
+    _late,
+    *(_counting(r) for r in BY_POLICY),
+)
+
+
+def _closed(resolved: int, answered: int, late: int, *by_kind: int) -> Closed:
+    closes = {r: int(n) for r, n in zip(_POLICY_VALUES, by_kind, strict=True)}
+    return Closed(resolved, sum(closes.values()), int(answered), int(late), closes)
+
+
+def closed_between(
+    conn: Connection, since: datetime, until: datetime, *, inclusive: bool = True
+) -> Closed:
+    row = conn.execute(
+        select(*_CLOSED_COLUMNS)
+        .where(_resolved_between(since, until, inclusive=inclusive))
         .where(requests.c.resolution.in_([r.value for r in RESOLVED]))
     ).one()
-    closes = {r.value: int(n) for r, n in zip(BY_POLICY, by_kind, strict=True)}
-    return Closed(resolved, sum(closes.values()), int(answered), int(late_count), closes)
+    return _closed(*row)
 
 
-def escalations(conn: Connection, since: datetime, until: datetime) -> tuple[int, int]:
-    """Requests created in [since, until], and how many of them were escalated (reached a
-    level above 0), from ``ix_requests_created_at_level``."""
-    created, escalated = conn.execute(
-        select(func.count(), func.coalesce(func.sum(case((requests.c.level > 0, 1))), 0)).where(
-            requests.c.created_at >= since, requests.c.created_at <= until
-        )
-    ).one()
-    return created, int(escalated)
+def _hour_of_resolution(dialect: str) -> Any:
+    """The hour a request was resolved in: hours since the epoch on PostgreSQL, the
+    stored text's ``YYYY-MM-DD HH`` on SQLite (exact at the hour's first microsecond,
+    which julianday arithmetic is not)."""
+    if dialect == "postgresql":
+        return cast(func.floor(extract("epoch", requests.c.resolved_at) / 3600), BigInteger)
+    return func.substr(requests.c.resolved_at, 1, 13)
 
 
-def response_percentiles(
-    conn: Connection,
-    since: datetime,
-    until: datetime,
-    fractions: Sequence[float],
-    *,
-    answered: int,
-    sample: int = SAMPLE,
-) -> tuple[list[float | None], int]:
-    """The time requests answered by a human in [since, until] took to be answered
-    (seconds from creation) at each fraction, interpolated between the two nearest values
-    as PostgreSQL's ``percentile_cont`` does; and how many answers that was read from.
+def _hour_number(key: Any) -> int:
+    if isinstance(key, str):  # SQLite's "YYYY-MM-DD HH", UTC
+        at = datetime.strptime(key, "%Y-%m-%d %H").replace(tzinfo=UTC)
+        return int(at.timestamp()) // 3600
+    return int(key)
 
-    ``answered`` is how many there are (from :func:`closed_between`). PostgreSQL reads
-    them all. SQLite has no percentile function and sorts the values itself: beyond
-    ``sample`` answers it reads every k-th row (by rowid, which follows the order rows
-    were written in, not how long they took), so the cost stays that of ``sample`` rows.
-    """
-    if answered == 0:
-        return [None] * len(fractions), 0
-    seconds = _seconds_to_answer(conn.dialect.name)
-    window = and_(
-        _resolved_between(since, until), requests.c.resolution == Resolution.RESPONDED.value
+
+def closed_by_hour(conn: Connection, since: datetime, until: datetime) -> dict[int, Closed]:
+    """What closed in each hour of [since, until) (whole hours), by hour number (hours
+    since the epoch); hours in which nothing closed are left out."""
+    hour = _hour_of_resolution(conn.dialect.name)
+    rows = conn.execute(
+        select(hour, *_CLOSED_COLUMNS)
+        .where(_resolved_between(since, until, inclusive=False))
+        .where(requests.c.resolution.in_([r.value for r in RESOLVED]))
+        .group_by(hour)
     )
-    if conn.dialect.name == "postgresql":
-        values = conn.execute(
-            select(
-                func.percentile_cont(
-                    array([literal_column(repr(float(f))) for f in fractions])
-                ).within_group(cast(seconds, Float))
-            ).where(window)
-        ).scalar()
-        return [None if v is None else float(v) for v in values or []], answered
-    query = select(seconds).where(window).order_by(seconds)
-    if answered > sample:
-        step = math.ceil(answered / sample)
-        query = query.where(literal_column("requests.rowid") % step == 0)
-    ordered = [round(float(v), 3) for v in conn.execute(query).scalars()]
-    if not ordered:
-        return [None] * len(fractions), 0
-    return [_interpolate(ordered, (len(ordered) - 1) * f) for f in fractions], len(ordered)
+    return {_hour_number(key): _closed(*counts) for key, *counts in rows}
 
 
-def _interpolate(ordered: list[float], position: float) -> float:
-    low = math.floor(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+def answer_seconds_by_hour(
+    conn: Connection, since: datetime, until: datetime
+) -> dict[int, list[float]]:
+    """How long each request a human answered in [since, until) (whole hours) took, in
+    seconds from its creation, by the hour it was answered in, each hour's sorted."""
+    hour = _hour_of_resolution(conn.dialect.name)
+    seconds = _seconds_to_answer(conn.dialect.name)
+    rows = conn.execute(
+        select(hour, seconds).where(
+            _resolved_between(since, until, inclusive=False),
+            requests.c.resolution == Resolution.RESPONDED.value,
+        )
+    )
+    found: dict[Any, list[float]] = {}
+    for key, value in rows:
+        found.setdefault(key, []).append(round(float(value), 3))
+    return {_hour_number(key): sorted(values) for key, values in found.items()}
+
+
+def answer_seconds(
+    conn: Connection, since: datetime, until: datetime, *, inclusive: bool = True
+) -> list[float]:
+    """How long each request a human answered in the range took, sorted (seconds)."""
+    seconds = _seconds_to_answer(conn.dialect.name)
+    rows = conn.execute(
+        select(seconds).where(
+            _resolved_between(since, until, inclusive=inclusive),
+            requests.c.resolution == Resolution.RESPONDED.value,
+        )
+    )
+    return sorted(round(float(v), 3) for v in rows.scalars())
 
 
 # What a user holds open: an index range count per user (ix_requests_assigned_to_status).
